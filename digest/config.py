@@ -1,0 +1,150 @@
+"""Settings, read from the environment and ``.env``.
+
+Built only at the entry points (``digest`` CLI, ``python -m bot``) through ``load_settings``,
+never at import time, so tests build their own ``Settings(...)`` freely.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from digest.errors import ConfigError
+
+DEFAULT_CATEGORIES = (
+    "World",
+    "Policy",
+    "Business",
+    "Technology",
+    "Science",
+    "Health",
+    "Climate",
+    "Security",
+    "Sports",
+    "Culture",
+    "General",
+)
+
+ENV_PREFIX = "DIGEST_"
+
+
+class Settings(BaseSettings):
+    """Every setting the core reads. `.env.example` documents each one."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    database_url: str = Field(
+        default="sqlite:///data/digest.db", validation_alias="DATABASE_URL"
+    )
+    allow_private_networks: bool = False
+    log_level: str = "INFO"
+
+    # Polling: seconds between polls of one feed, before server hints and backoff.
+    poll_interval: int = Field(default=900, ge=1)
+    poll_min_interval: int = Field(default=300, ge=1)
+    poll_max_interval: int = Field(default=21600, ge=1)
+    poll_jitter: float = Field(default=0.1, ge=0, le=0.5)
+    max_failures: int = Field(default=10, ge=1)
+
+    # Fetching
+    fetch_connect_timeout: float = Field(default=10.0, gt=0)
+    fetch_read_timeout: float = Field(default=20.0, gt=0)
+    fetch_total_timeout: float = Field(default=60.0, gt=0)
+    fetch_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    fetch_max_redirects: int = Field(default=5, ge=0, le=20)
+    fetch_per_host: int = Field(default=2, ge=1)
+    fetch_concurrency: int = Field(default=20, ge=1)
+    full_text: bool = True
+
+    # Stories and cards
+    categories: Annotated[tuple[str, ...], NoDecode] = DEFAULT_CATEGORIES
+    cluster_window_hours: int = Field(default=48, ge=1)
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _split_categories(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",")]
+        if isinstance(value, list | tuple):
+            names = [str(v).strip() for v in value if str(v).strip()]
+            if not names:
+                raise ValueError("needs at least one category")
+            if len({n.lower() for n in names}) != len(names):
+                raise ValueError("categories must be unique")
+            return tuple(names)
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+    @model_validator(mode="after")
+    def _check_intervals(self) -> Settings:
+        if not self.poll_min_interval <= self.poll_interval <= self.poll_max_interval:
+            raise ValueError(
+                "DIGEST_POLL_MIN_INTERVAL <= DIGEST_POLL_INTERVAL <= DIGEST_POLL_MAX_INTERVAL"
+                f" does not hold ({self.poll_min_interval}, {self.poll_interval},"
+                f" {self.poll_max_interval})"
+            )
+        return self
+
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file, when the database is a SQLite file (so its folder can be created)."""
+        prefix = "sqlite:///"
+        if self.database_url.startswith(prefix) and ":memory:" not in self.database_url:
+            return Path(self.database_url[len(prefix) :].split("?", 1)[0])
+        return None
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable that sets ``field_name``."""
+    aliases = {
+        info.validation_alias
+        for info in Settings.model_fields.values()
+        if isinstance(info.validation_alias, str)
+    }
+    if field_name in aliases:  # pydantic reports aliased fields by their alias
+        return field_name
+    info = Settings.model_fields.get(field_name)
+    if info is not None and isinstance(info.validation_alias, str):
+        return info.validation_alias
+    return ENV_PREFIX + field_name.upper()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings; raise ``ConfigError`` with one line naming the bad setting.
+
+    Called by the entry points only.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = err.get("loc") or ()
+        if loc:
+            name = env_name(str(loc[0]))
+            got = err.get("input")
+            shown = f" (got {got!r})" if isinstance(got, str | int | float) else ""
+            msg = err["msg"].removeprefix("Value error, ")
+            raise ConfigError(f"setting {name}: {msg}{shown}") from None
+        raise ConfigError(f"settings: {err['msg'].removeprefix('Value error, ')}") from None

@@ -1,0 +1,90 @@
+"""One error tree for the whole core.
+
+Third-party errors (httpx, SQLAlchemy, feedparser, pydantic) are wrapped where they cross
+into the core (``raise ... from e``), so callers only ever catch these::
+
+    DigestError
+    ├── ConfigError            a setting is wrong; the program stops with one line
+    ├── InputError             a person typed something we cannot use
+    │   ├── InvalidFeedUrl
+    │   ├── DuplicateFeed
+    │   ├── NotFound
+    │   └── OpmlError
+    ├── FetchError             a feed or page could not be fetched
+    │   ├── BlockedAddress     SSRF guard: private, loopback, ... or a non-http(s) scheme
+    │   ├── TooManyRedirects
+    │   ├── BodyTooLarge
+    │   ├── FetchTimeout
+    │   └── HttpStatusError    a 4xx/5xx answer (carries status and Retry-After)
+    ├── ParseError             the bytes are not a feed we can read
+    └── StorageError           the database refused or is unreachable
+"""
+
+from __future__ import annotations
+
+
+class DigestError(Exception):
+    """Base of every error the core raises on purpose."""
+
+
+class ConfigError(DigestError):
+    """A setting is missing or wrong; the message names the setting."""
+
+
+class InputError(DigestError):
+    """Input from a person (CLI argument, chat command) that cannot be used."""
+
+
+class InvalidFeedUrl(InputError):
+    """Not a URL, or not an http(s) URL."""
+
+
+class DuplicateFeed(InputError):
+    """The feed is already subscribed."""
+
+
+class NotFound(InputError):
+    """No such feed, card or story."""
+
+
+class OpmlError(InputError):
+    """An OPML file that cannot be read."""
+
+
+class FetchError(DigestError):
+    """A network fetch failed; ``retry_after`` (seconds) is set when the server asked for it."""
+
+    retry_after: float | None = None
+
+
+class BlockedAddress(FetchError):
+    """The URL's scheme or the address it resolves to is not allowed (SSRF guard)."""
+
+
+class TooManyRedirects(FetchError):
+    """More redirects than allowed, or a redirect loop."""
+
+
+class BodyTooLarge(FetchError):
+    """The body exceeded the configured cap."""
+
+
+class FetchTimeout(FetchError):
+    """Connect, read or total timeout."""
+
+
+class HttpStatusError(FetchError):
+    """The server answered with an error status."""
+
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class ParseError(DigestError):
+    """The document is not a feed (HTML page, empty body, unreadable XML)."""
+
+
+class StorageError(DigestError):
+    """The database failed."""

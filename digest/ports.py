@@ -1,0 +1,51 @@
+"""The seams of the core: small Protocols that real implementations and test fakes both satisfy."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Protocol
+
+from digest.models import CardDraft, ExtractedPage, FetchResult, ParsedFeed, Story
+
+
+class Fetcher(Protocol):
+    """Fetches one URL. Raises ``FetchError`` subclasses; never returns a 4xx/5xx."""
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> FetchResult: ...
+
+
+class FeedParser(Protocol):
+    """Turns fetched bytes into entries. Pure: no I/O. Raises ``ParseError``."""
+
+    def __call__(self, content: bytes, *, url: str, content_type: str | None) -> ParsedFeed: ...
+
+
+class ArticleExtractor(Protocol):
+    """Finds the main text and lead image of an article page; ``None`` when it cannot."""
+
+    def __call__(self, html: bytes, *, url: str) -> ExtractedPage | None: ...
+
+
+class CardEngine(Protocol):
+    """Writes a card for a story. ``name`` is recorded on every card it makes."""
+
+    name: str
+
+    async def make_card(self, story: Story) -> CardDraft: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    """The real clock, always timezone-aware UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
