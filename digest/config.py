@@ -42,9 +42,7 @@ class Settings(BaseSettings):
         populate_by_name=True,
     )
 
-    database_url: str = Field(
-        default="sqlite:///data/digest.db", validation_alias="DATABASE_URL"
-    )
+    database_url: str = Field(default="sqlite:///data/digest.db", validation_alias="DATABASE_URL")
     allow_private_networks: bool = False
     log_level: str = "INFO"
 

@@ -182,3 +182,16 @@ class PollReport:
     new_stories: int = 0
     error: str | None = None
     next_poll_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewArticle:
+    """An entry ready to store: identity worked out, text final. Built by the poller."""
+
+    entry_key: str
+    url: str  # canonical
+    title: str
+    author: str | None
+    published_at: datetime | None
+    text: str
+    image_url: str | None

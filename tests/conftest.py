@@ -9,12 +9,16 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from sqlalchemy import text
+
 from digest.config import Settings
+from digest.store.db import make_engine
 
 DATA = Path(__file__).parent / "data"
 
@@ -97,3 +101,32 @@ def settings(tmp_path: Path) -> Settings:
 
 def postgres_url() -> str | None:
     return os.environ.get("TEST_DATABASE_URL") or None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database on each backend. PostgreSQL tests get a schema of their own
+    (dropped afterwards) and are skipped, visibly, when TEST_DATABASE_URL is not set."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'digest.db'}"
+        return
+    base = postgres_url()
+    if base is None:
+        pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (CI sets it)")
+    schema = "t_" + uuid.uuid4().hex[:12]
+    engine = make_engine(base)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+@pytest.fixture
+def db_settings(database_url: str) -> Settings:
+    """Settings for a test on each database backend."""
+    return Settings(_env_file=None, database_url=database_url)  # type: ignore[call-arg]

@@ -1,0 +1,77 @@
+"""The composition root: builds every part of the core from ``Settings``.
+
+Entry points (the ``digest`` CLI, ``python -m bot``) call ``open_app``; tests call it too,
+swapping in fakes through its keyword arguments. Nothing else constructs real parts.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from digest.config import Settings
+from digest.ingest.extract import extract_article
+from digest.ingest.fetch import HttpFetcher
+from digest.ingest.parse import parse_feed
+from digest.poller import Poller
+from digest.ports import CardEngine, Clock, Fetcher, SystemClock
+from digest.samples import SampleFetcher
+from digest.service import DigestService
+from digest.store.db import make_engine
+from digest.store.migrate import upgrade
+from digest.store.repository import Repository
+from digest.summarize.offline import OfflineEngine
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    settings: Settings
+    service: DigestService
+    repo: Repository
+
+
+@asynccontextmanager
+async def open_app(
+    settings: Settings,
+    *,
+    fetcher: Fetcher | None = None,
+    card_engine: CardEngine | None = None,
+    clock: Clock | None = None,
+    rng: random.Random | None = None,
+) -> AsyncIterator[App]:
+    """Build the app, migrate the database, and close everything on exit.
+
+    Raises ``StorageError`` when the database cannot be reached or migrated.
+    """
+    clock = clock or SystemClock()
+    db = make_engine(settings.database_url)
+    http: HttpFetcher | None = None
+    try:
+        upgrade(db)
+        if fetcher is None:
+            http = HttpFetcher(settings)
+            fetcher = SampleFetcher(http)
+        repo = Repository(db, clock)
+        poller = Poller(
+            settings=settings,
+            repo=repo,
+            fetcher=fetcher,
+            parse=parse_feed,
+            extract=extract_article,
+            clock=clock,
+            rng=rng,
+        )
+        service = DigestService(
+            repo=repo,
+            poller=poller,
+            engine=card_engine or OfflineEngine(settings.categories),
+            fetcher=fetcher,
+            parse=parse_feed,
+        )
+        yield App(settings=settings, service=service, repo=repo)
+    finally:
+        if http is not None:
+            await http.aclose()
+        db.dispose()

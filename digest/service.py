@@ -1,0 +1,150 @@
+"""The facade every adapter talks to: the CLI, the scheduler and the chat bots.
+
+It holds no state of its own beyond its collaborators; every method is one user-visible
+action. Errors come out as ``DigestError`` subclasses with messages fit to show a person.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from digest.errors import DuplicateFeed, InputError, InvalidFeedUrl
+from digest.ingest.identity import canonical_url
+from digest.ingest.netguard import check_url
+from digest.models import Card, Feed, PollReport
+from digest.opml import parse_opml, to_opml
+from digest.poller import Poller
+from digest.ports import CardEngine, FeedParser, Fetcher
+from digest.samples import SAMPLE_PREFIX
+from digest.store.repository import Repository
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    added: list[Feed] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    invalid: list[tuple[str, str]] = field(default_factory=list)  # (url, reason)
+
+
+class DigestService:
+    def __init__(
+        self,
+        *,
+        repo: Repository,
+        poller: Poller,
+        engine: CardEngine,
+        fetcher: Fetcher,
+        parse: FeedParser,
+    ) -> None:
+        self.repo = repo
+        self._poller = poller
+        self._engine = engine
+        self._fetcher = fetcher
+        self._parse = parse
+
+    # -- feeds -------------------------------------------------------------------------
+
+    async def add_feed(self, url: str, *, check: bool = True) -> Feed:
+        """Subscribe to a feed. With ``check`` it is fetched once first, so a typo, a page
+        that is not a feed, or an unreachable server is reported now and nothing is stored.
+
+        Raises ``InvalidFeedUrl``, ``DuplicateFeed``, ``FetchError``, ``ParseError``.
+        """
+        url = normalize_feed_url(url)
+        title = None
+        if check:
+            result = await self._fetcher.fetch(url)
+            parsed = self._parse(result.content, url=result.url, content_type=result.content_type)
+            title = parsed.title
+        return self.repo.add_feed(url, title)
+
+    def add_feed_unchecked(self, url: str, title: str | None = None) -> Feed:
+        """Subscribe without fetching (OPML import, the demo). Raises like ``add_feed``."""
+        return self.repo.add_feed(normalize_feed_url(url, allow_samples=True), title)
+
+    def import_opml(self, data: bytes) -> ImportResult:
+        """Add every feed of an OPML file; bad and duplicate entries are reported, not fatal.
+
+        Raises ``OpmlError`` when the file itself cannot be read.
+        """
+        result = ImportResult()
+        for item in parse_opml(data):
+            try:
+                result.added.append(self.repo.add_feed(normalize_feed_url(item.url), item.title))
+            except DuplicateFeed:
+                result.duplicates.append(item.url)
+            except InputError as e:
+                result.invalid.append((item.url, str(e)))
+        return result
+
+    def export_opml(self) -> str:
+        return to_opml(self.repo.list_feeds())
+
+    def list_feeds(self) -> list[Feed]:
+        return self.repo.list_feeds()
+
+    def remove_feed(self, ref: str) -> Feed:
+        return self.repo.remove_feed(_feed_ref(ref))
+
+    def enable_feed(self, ref: str) -> Feed:
+        return self.repo.enable_feed(_feed_ref(ref))
+
+    # -- polling and cards -----------------------------------------------------------------
+
+    async def poll(
+        self,
+        *,
+        force: bool = False,
+        feed_ids: Sequence[int] | None = None,
+        on_start: Callable[[int], None] | None = None,
+        on_feed_done: Callable[[PollReport], None] | None = None,
+    ) -> list[PollReport]:
+        """Poll due feeds (all with ``force``, only ``feed_ids`` when given); see
+        ``digest.poller``."""
+        return await self._poller.poll(
+            force=force, feed_ids=feed_ids, on_start=on_start, on_feed_done=on_feed_done
+        )
+
+    async def make_cards(self, limit: int = 500) -> list[Card]:
+        """Write a card for every story that has none yet (oldest first, at most ``limit``).
+
+        A story whose card fails is logged and left for the next run; a card another process
+        stored first is not stored again.
+        """
+        made = []
+        for story in self.repo.stories_without_cards(limit):
+            try:
+                draft = await self._engine.make_card(story)
+            except Exception:  # one bad story must not stop the others
+                log.exception("card for story %s failed", story.id)
+                continue
+            card = self.repo.save_card(story.id, draft)
+            if card is not None:
+                made.append(card)
+        return made
+
+    def list_cards(self, limit: int = 20) -> list[Card]:
+        return self.repo.list_cards(limit)
+
+    def get_card(self, card_id: int) -> Card:
+        return self.repo.get_card(card_id)
+
+
+def normalize_feed_url(url: str, *, allow_samples: bool = False) -> str:
+    """The form a feed URL is stored in. Raises ``InvalidFeedUrl`` or ``BlockedAddress``."""
+    url = url.strip()
+    if not url:
+        raise InvalidFeedUrl("give a feed URL, e.g. https://example.com/feed.xml")
+    if allow_samples and url.startswith(SAMPLE_PREFIX):
+        return url
+    check_url(url)
+    return canonical_url(url)
+
+
+def _feed_ref(ref: str) -> str | int:
+    ref = ref.strip()
+    return int(ref) if ref.isdigit() else normalize_feed_url(ref, allow_samples=True)

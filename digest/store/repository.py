@@ -1,0 +1,516 @@
+"""The repository: every read and write the core makes, in short transactions.
+
+Called by ``digest.service`` (and tests). Rows never leave this module: callers get the
+frozen values of ``digest.models``. Database errors are wrapped into ``StorageError``.
+
+Correctness under concurrency comes from the database, not from callers being careful:
+unique constraints make a second article or card row impossible, and feeds are *claimed*
+for a poll with a compare-and-set on ``next_poll_at`` so two processes never poll one feed
+at the same moment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, Select, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from digest.errors import DuplicateFeed, NotFound, StorageError
+from digest.models import Article, Card, CardDraft, FaqItem, Feed, NewArticle, Story
+from digest.ports import Clock
+from digest.store.tables import ArticleRow, CardRow, FeedRow, StoryRow
+
+
+class StoryMatcher(Protocol):
+    """What the repository needs from the clustering index (``digest.ingest.cluster``)."""
+
+    def find(self, feed_id: int, title: str, text: str) -> int | None: ...
+
+    def add(self, story_id: int, feed_id: int, title: str, text: str) -> None: ...
+
+
+_NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+def url_hash(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+class Repository:
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self.engine = engine
+        self._clock = clock
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        """One transaction; commits on success, rolls back and wraps errors otherwise."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except SQLAlchemyError as e:
+            session.rollback()
+            raise StorageError(f"database error: {_short(e)}") from e
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    # -- feeds -------------------------------------------------------------------------
+
+    def add_feed(self, url: str, title: str | None = None) -> Feed:
+        """Store a new feed, due for polling now. Raises ``DuplicateFeed``."""
+        now = self._clock.now()
+        row = FeedRow(
+            url=url,
+            url_hash=url_hash(url),
+            title=title,
+            next_poll_at=now,
+            consecutive_failures=0,
+            disabled=False,
+            created_at=now,
+        )
+        try:
+            with self._session() as s:
+                s.add(row)
+                s.flush()
+                return _feed(row)
+        except StorageError as e:
+            if isinstance(e.__cause__, IntegrityError):
+                raise DuplicateFeed(f"feed already added: {url}") from None
+            raise
+
+    def find_feed(self, ref: str | int) -> Feed:
+        """A feed by id or by URL. Raises ``NotFound``."""
+        with self._session() as s:
+            row = _find_feed_row(s, ref)
+            return _feed(row)
+
+    def list_feeds(self) -> list[Feed]:
+        with self._session() as s:
+            return [_feed(r) for r in s.scalars(select(FeedRow).order_by(FeedRow.id))]
+
+    def remove_feed(self, ref: str | int) -> Feed:
+        """Delete a feed and its articles; stories left with no article go too (with cards)."""
+        with self._session() as s:
+            row = _find_feed_row(s, ref)
+            feed = _feed(row)
+            story_ids = select(ArticleRow.story_id).where(ArticleRow.feed_id == row.id)
+            affected = list(s.scalars(story_ids.distinct()))
+            s.execute(delete(ArticleRow).where(ArticleRow.feed_id == row.id))
+            s.delete(row)
+            if affected:
+                still_used = select(ArticleRow.story_id).where(ArticleRow.story_id.in_(affected))
+                orphans = set(affected) - set(s.scalars(still_used))
+                if orphans:
+                    s.execute(delete(CardRow).where(CardRow.story_id.in_(orphans)))
+                    s.execute(delete(StoryRow).where(StoryRow.id.in_(orphans)))
+            return feed
+
+    def enable_feed(self, ref: str | int) -> Feed:
+        """Re-enable a disabled feed and make it due now."""
+        with self._session() as s:
+            row = _find_feed_row(s, ref)
+            row.disabled = False
+            row.consecutive_failures = 0
+            row.next_poll_at = self._clock.now()
+            return _feed(row)
+
+    def claim_due_feeds(
+        self, *, force: bool = False, lease: timedelta, feed_ids: Sequence[int] | None = None
+    ) -> list[Feed]:
+        """Feeds to poll now, each claimed by pushing ``next_poll_at`` out by ``lease``.
+
+        The claim is a compare-and-set, so of two processes asking at once only one gets a
+        given feed; a process that dies mid-poll loses its claim when the lease runs out.
+        ``force`` claims every enabled feed whatever its schedule; ``feed_ids`` narrows the
+        claim to those feeds.
+        """
+        now = self._clock.now()
+        claimed: list[Feed] = []
+        with self._session() as s:
+            query = select(FeedRow.id, FeedRow.next_poll_at).where(FeedRow.disabled.is_(False))
+            if not force:
+                query = query.where(FeedRow.next_poll_at <= now)
+            if feed_ids is not None:
+                query = query.where(FeedRow.id.in_(list(feed_ids)))
+            candidates = s.execute(query.order_by(FeedRow.next_poll_at, FeedRow.id)).all()
+            for feed_id, previous in candidates:
+                result = s.execute(
+                    update(FeedRow)
+                    .where(FeedRow.id == feed_id, _same_time(FeedRow.next_poll_at, previous))
+                    .values(next_poll_at=now + lease)
+                )
+                if _rowcount(result) == 1:
+                    claimed.append(_feed(s.get_one(FeedRow, feed_id)))
+        return claimed
+
+    def record_not_modified(self, feed_id: int, *, next_poll_at: datetime) -> None:
+        with self._session() as s:
+            s.execute(
+                update(FeedRow)
+                .where(FeedRow.id == feed_id)
+                .values(
+                    next_poll_at=next_poll_at,
+                    last_polled_at=self._clock.now(),
+                    consecutive_failures=0,
+                    last_error=None,
+                )
+            )
+
+    def record_failure(
+        self, feed_id: int, *, error: str, next_poll_at: datetime, disable: bool
+    ) -> None:
+        with self._session() as s:
+            s.execute(
+                update(FeedRow)
+                .where(FeedRow.id == feed_id)
+                .values(
+                    next_poll_at=next_poll_at,
+                    last_polled_at=self._clock.now(),
+                    consecutive_failures=FeedRow.consecutive_failures + 1,
+                    last_error=error,
+                    disabled=disable,
+                )
+            )
+
+    def store_entries(
+        self,
+        feed_id: int,
+        articles: Sequence[NewArticle],
+        matcher: StoryMatcher,
+        *,
+        feed_title: str | None,
+        etag: str | None,
+        last_modified: str | None,
+        next_poll_at: datetime,
+    ) -> tuple[int, int]:
+        """Store a successful poll in one transaction: the feed's new state and every new
+        article, each joined to a story (an existing one when ``matcher`` or an identical URL
+        from another feed says so, else a new one). Returns (new articles, new stories).
+
+        Entries already stored (same entry key, or same canonical URL, in this feed) are
+        skipped; so are repeats inside ``articles``.
+        """
+        now = self._clock.now()
+        new_articles = new_stories = 0
+        with self._session() as s:
+            keyed = [(url_hash(a.entry_key), url_hash(a.url), a) for a in articles]
+            known = _known_hashes(s, feed_id, keyed)
+            insert = _insert_ignoring_conflicts(s)
+            for entry_h, url_h, article in keyed:
+                if entry_h in known or url_h in known:
+                    continue
+                known.update((entry_h, url_h))
+                story_id = _story_with_url(s, feed_id, url_h) or matcher.find(
+                    feed_id, article.title, article.text
+                )
+                created = story_id is None
+                if story_id is None:
+                    story_id = s.scalars(
+                        insert(StoryRow)
+                        .values(title=article.title, created_at=now, updated_at=now)
+                        .returning(StoryRow.id)
+                    ).one()
+                inserted = s.scalars(
+                    insert(ArticleRow)
+                    .values(
+                        feed_id=feed_id,
+                        story_id=story_id,
+                        entry_key=article.entry_key,
+                        entry_hash=entry_h,
+                        url=article.url,
+                        url_hash=url_h,
+                        title=article.title,
+                        author=article.author,
+                        published_at=article.published_at,
+                        text=article.text,
+                        image_url=article.image_url,
+                        created_at=now,
+                    )
+                    .on_conflict_do_nothing()
+                    .returning(ArticleRow.id)
+                ).first()
+                if inserted is None:  # stored meanwhile by another process
+                    if created:
+                        s.execute(delete(StoryRow).where(StoryRow.id == story_id))
+                    continue
+                if not created:
+                    s.execute(
+                        update(StoryRow).where(StoryRow.id == story_id).values(updated_at=now)
+                    )
+                matcher.add(story_id, feed_id, article.title, article.text)
+                new_articles += 1
+                new_stories += created
+            s.execute(
+                update(FeedRow)
+                .where(FeedRow.id == feed_id)
+                .values(
+                    title=func.coalesce(feed_title, FeedRow.title),
+                    etag=etag,
+                    last_modified=last_modified,
+                    next_poll_at=next_poll_at,
+                    last_polled_at=now,
+                    consecutive_failures=0,
+                    last_error=None,
+                )
+            )
+        return new_articles, new_stories
+
+    def unseen_entries(self, feed_id: int, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Those (entry key, canonical URL) pairs of ``keys`` not stored for this feed yet,
+        so the poller fetches full text only for new entries."""
+        with self._session() as s:
+            hashed = [(url_hash(e), url_hash(u), (e, u)) for e, u in keys]
+            known = _known_hashes(s, feed_id, hashed)
+        return {pair for e_h, u_h, pair in hashed if e_h not in known and u_h not in known}
+
+    def recent_articles(self, since: datetime) -> Iterator[tuple[int, int, str, str]]:
+        """(story_id, feed_id, title, text) of articles stored since ``since``; the poller
+        builds its clustering index from these."""
+        with self._session() as s:
+            query = select(
+                ArticleRow.story_id, ArticleRow.feed_id, ArticleRow.title, ArticleRow.text
+            ).where(ArticleRow.created_at >= since)
+            for row in s.execute(query.order_by(ArticleRow.id)):
+                yield row.story_id, row.feed_id, row.title, row.text
+
+    # -- stories and cards ---------------------------------------------------------------
+
+    def stories_without_cards(self, limit: int = 100) -> list[Story]:
+        """Oldest first, so a backlog is worked through in order."""
+        with self._session() as s:
+            ids = s.scalars(
+                select(StoryRow.id)
+                .outerjoin(CardRow, CardRow.story_id == StoryRow.id)
+                .where(CardRow.id.is_(None))
+                .order_by(StoryRow.created_at, StoryRow.id)
+                .limit(limit)
+            ).all()
+            return _load_stories(s, list(ids))
+
+    def get_story(self, story_id: int) -> Story:
+        with self._session() as s:
+            stories = _load_stories(s, [story_id])
+            if not stories:
+                raise NotFound(f"no story {story_id}")
+            return stories[0]
+
+    def save_card(self, story_id: int, draft: CardDraft) -> Card | None:
+        """Store a story's card; ``None`` when the story already has one (whoever made it)."""
+        with self._session() as s:
+            insert = _insert_ignoring_conflicts(s)
+            card_id = s.scalars(
+                insert(CardRow)
+                .values(
+                    story_id=story_id,
+                    category=draft.category,
+                    summary=draft.summary,
+                    takeaways=list(draft.takeaways),
+                    why_it_matters=draft.why_it_matters,
+                    faq=[{"question": f.question, "answer": f.answer} for f in draft.faq],
+                    engine=draft.engine,
+                    language=draft.language,
+                    created_at=self._clock.now(),
+                )
+                .on_conflict_do_nothing()
+                .returning(CardRow.id)
+            ).first()
+            if card_id is None:
+                return None
+            return _load_cards(s, select(CardRow).where(CardRow.id == card_id))[0]
+
+    def get_card(self, card_id: int) -> Card:
+        """Raises ``NotFound``."""
+        with self._session() as s:
+            cards = _load_cards(s, select(CardRow).where(CardRow.id == card_id))
+            if not cards:
+                raise NotFound(f"no card with id {card_id}")
+            return cards[0]
+
+    def list_cards(self, limit: int = 20) -> list[Card]:
+        """Newest first."""
+        with self._session() as s:
+            query = select(CardRow).order_by(CardRow.created_at.desc(), CardRow.id.desc())
+            return _load_cards(s, query.limit(limit))
+
+    def counts(self) -> dict[str, int]:
+        """Row counts for status output and tests."""
+        with self._session() as s:
+            return {
+                name: s.scalar(select(func.count()).select_from(table)) or 0
+                for name, table in (
+                    ("feeds", FeedRow),
+                    ("articles", ArticleRow),
+                    ("stories", StoryRow),
+                    ("cards", CardRow),
+                )
+            }
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _short(error: SQLAlchemyError) -> str:
+    orig = getattr(error, "orig", None)
+    return str(orig if orig is not None else error).strip().splitlines()[0]
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0))
+
+
+def _same_time(column: Any, value: datetime | None) -> Any:
+    return column.is_(None) if value is None else column == value
+
+
+def _find_feed_row(s: Session, ref: str | int) -> FeedRow:
+    row: FeedRow | None
+    if isinstance(ref, int) or str(ref).isdigit():
+        row = s.get(FeedRow, int(ref))
+    else:
+        row = s.scalars(select(FeedRow).where(FeedRow.url_hash == url_hash(str(ref)))).first()
+    if row is None:
+        raise NotFound(f"no feed {ref!s}; `digest feeds list` shows the feeds")
+    return row
+
+
+def _insert_ignoring_conflicts(s: Session) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT DO NOTHING (SQLite and PostgreSQL)."""
+    return postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _known_hashes(s: Session, feed_id: int, keyed: Sequence[tuple[str, str, object]]) -> set[str]:
+    """Entry and URL hashes of this feed's articles already stored, among ``keyed``."""
+    entry_hashes = [k[0] for k in keyed]
+    url_hashes = [k[1] for k in keyed]
+    known: set[str] = set()
+    for start in range(0, len(keyed), 400):  # stay under SQLite's bound-parameter limit
+        e_part, u_part = entry_hashes[start : start + 400], url_hashes[start : start + 400]
+        rows = s.execute(
+            select(ArticleRow.entry_hash, ArticleRow.url_hash).where(
+                ArticleRow.feed_id == feed_id,
+                ArticleRow.entry_hash.in_(e_part) | ArticleRow.url_hash.in_(u_part),
+            )
+        )
+        for e, u in rows:
+            known.update((e, u))
+    return known
+
+
+def _story_with_url(s: Session, feed_id: int, url_h: str) -> int | None:
+    """The story of the same article (same canonical URL) seen in another feed."""
+    return s.scalars(
+        select(ArticleRow.story_id)
+        .where(ArticleRow.url_hash == url_h, ArticleRow.feed_id != feed_id)
+        .limit(1)
+    ).first()
+
+
+def _feed(row: FeedRow) -> Feed:
+    return Feed(
+        id=row.id,
+        url=row.url,
+        title=row.title,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        next_poll_at=row.next_poll_at,
+        last_polled_at=row.last_polled_at,
+        consecutive_failures=row.consecutive_failures,
+        last_error=row.last_error,
+        disabled=row.disabled,
+    )
+
+
+def _source_name(feed: FeedRow) -> str:
+    if feed.title:
+        return feed.title
+    host = feed.url.split("://", 1)[-1].split("/", 1)[0]
+    return host.removeprefix("www.")
+
+
+def _load_stories(s: Session, story_ids: list[int]) -> list[Story]:
+    """Stories with their articles, lead (earliest published, then first stored) first."""
+    if not story_ids:
+        return []
+    stories = {r.id: r for r in s.scalars(select(StoryRow).where(StoryRow.id.in_(story_ids)))}
+    by_story: dict[int, list[Article]] = {sid: [] for sid in stories}
+    rows = s.execute(
+        select(ArticleRow, FeedRow)
+        .join(FeedRow, FeedRow.id == ArticleRow.feed_id)
+        .where(ArticleRow.story_id.in_(story_ids))
+        .order_by(ArticleRow.id)
+    )
+    for article, feed in rows:
+        by_story[article.story_id].append(_article(article, _source_name(feed)))
+    return [
+        Story(
+            id=sid,
+            title=stories[sid].title,
+            created_at=stories[sid].created_at,
+            articles=tuple(sorted(by_story[sid], key=_lead_order)),
+        )
+        for sid in story_ids
+        if sid in stories
+    ]
+
+
+def _lead_order(article: Article) -> tuple[datetime, int]:
+    return (article.published_at or _NEVER, article.id)
+
+
+def _article(row: ArticleRow, source_name: str) -> Article:
+    return Article(
+        id=row.id,
+        feed_id=row.feed_id,
+        entry_id=row.entry_key,
+        url=row.url,
+        title=row.title,
+        author=row.author,
+        published_at=row.published_at,
+        text=row.text,
+        image_url=row.image_url,
+        story_id=row.story_id,
+        source_name=source_name,
+    )
+
+
+def _load_cards(s: Session, query: Select[CardRow]) -> list[Card]:
+    rows = list(s.scalars(query))
+    stories = {st.id: st for st in _load_stories(s, [r.story_id for r in rows])}
+    cards = []
+    for row in rows:
+        story = stories.get(row.story_id)
+        if story is None or not story.articles:
+            continue
+        lead = story.lead
+        cards.append(
+            Card(
+                id=row.id,
+                story_id=row.story_id,
+                title=story.title,
+                url=lead.url,
+                source=lead.source_name,
+                published_at=lead.published_at,
+                category=row.category,
+                summary=row.summary,
+                takeaways=tuple(row.takeaways),
+                why_it_matters=row.why_it_matters,
+                faq=tuple(FaqItem(f["question"], f["answer"]) for f in row.faq),
+                engine=row.engine,
+                created_at=row.created_at,
+                sources=story.sources,
+                image_url=next((a.image_url for a in story.articles if a.image_url), None),
+                language=row.language,
+            )
+        )
+    return cards

@@ -1,0 +1,87 @@
+"""Terminal output for the ``digest`` CLI (rich).
+
+Every piece of feed text goes into ``rich.text.Text`` objects, never into markup strings:
+an article containing ``[bold red]`` or ``[link=...]`` prints as those characters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from digest.models import Card, Feed
+
+DISCLAIMER = "Summary generated automatically ({engine} engine); read the original: {url}"
+
+
+def card_panel(card: Card) -> Panel:
+    """One card as a panel: the parts and order of the card in DESIGN.md."""
+    title = Text(card.title, style="bold")
+    meta = Text(f"{card.category} · {card.source} · {format_time(card.published_at)}", style="dim")
+    parts: list[Text] = [title, meta]
+    others = [s.name for s in card.sources[1:] if s.name and s.name != card.source]
+    if others:
+        parts.append(Text("Also reported by " + ", ".join(dict.fromkeys(others)), style="dim"))
+    parts += [Text(""), Text(card.summary), Text(""), Text("Key takeaways", style="bold")]
+    parts += [Text("• " + t) for t in card.takeaways]
+    parts += [Text(""), Text("Why it matters", style="bold"), Text(card.why_it_matters)]
+    parts += [Text(""), Text("FAQ", style="bold")]
+    for item in card.faq:
+        parts += [Text("Q: " + item.question, style="italic"), Text("A: " + item.answer)]
+    parts += [Text(""), Text(DISCLAIMER.format(engine=card.engine, url=card.url), style="dim")]
+    return Panel(Group(*parts), title=Text(f"card {card.id}"), title_align="left", expand=True)
+
+
+def feeds_table(feeds: Sequence[Feed]) -> Table:
+    table = Table(show_lines=False)
+    for column in ("id", "title", "url", "state", "last polled", "next poll", "last error"):
+        table.add_column(column, overflow="fold")
+    for f in feeds:
+        if f.disabled:
+            state = Text("disabled", style="red")
+        elif f.consecutive_failures:
+            state = Text(f"failing ({f.consecutive_failures})", style="yellow")
+        else:
+            state = Text("ok", style="green")
+        table.add_row(
+            str(f.id),
+            Text(f.title or ""),
+            Text(f.url),
+            state,
+            format_time(f.last_polled_at),
+            format_time(f.next_poll_at),
+            Text(f.last_error or ""),
+        )
+    return table
+
+
+def cards_table(cards: Sequence[Card]) -> Table:
+    table = Table()
+    for column in ("id", "category", "source", "published", "title", "engine"):
+        table.add_column(column, overflow="fold")
+    for c in cards:
+        table.add_row(
+            str(c.id),
+            c.category,
+            Text(c.source),
+            format_time(c.published_at),
+            Text(c.title),
+            c.engine,
+        )
+    return table
+
+
+def format_time(value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def console(*, stderr: bool = False) -> Console:
+    # highlight=False: rich would otherwise colour numbers and URLs inside article text.
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
