@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     poll_max_interval: int = Field(default=21600, ge=1)
     poll_jitter: float = Field(default=0.1, ge=0, le=0.5)
     max_failures: int = Field(default=10, ge=1)
+    # How often the long-running worker (python -m bot) looks for due feeds.
+    worker_tick: float = Field(default=60.0, gt=0)
 
     # Fetching
     fetch_connect_timeout: float = Field(default=10.0, gt=0)
