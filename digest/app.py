@@ -69,6 +69,7 @@ async def open_app(
             engine=card_engine or OfflineEngine(settings.categories),
             fetcher=fetcher,
             parse=parse_feed,
+            allow_private_networks=settings.allow_private_networks,
         )
         yield App(settings=settings, service=service, repo=repo)
     finally:

@@ -11,7 +11,8 @@ into the core (``raise ... from e``), so callers only ever catch these::
     │   ├── NotFound
     │   └── OpmlError
     ├── FetchError             a feed or page could not be fetched
-    │   ├── BlockedAddress     SSRF guard: private, loopback, ... or a non-http(s) scheme
+    │   ├── BlockedAddress     SSRF guard: private, loopback, link-local, ... addresses
+    │   │   └── UnsupportedScheme   not http(s); also an InvalidFeedUrl
     │   ├── TooManyRedirects
     │   ├── BodyTooLarge
     │   ├── FetchTimeout
@@ -59,6 +60,14 @@ class FetchError(DigestError):
 
 class BlockedAddress(FetchError):
     """The URL's scheme or the address it resolves to is not allowed (SSRF guard)."""
+
+
+class UnsupportedScheme(BlockedAddress, InvalidFeedUrl):
+    """A URL whose scheme is not http(s): ``ftp:``, ``file:``, ``javascript:``...
+
+    Both a refusal of the guard (for the poller and redirect targets) and bad input (for the
+    person who typed it), so either kind of caller catches it.
+    """
 
 
 class TooManyRedirects(FetchError):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from digest.errors import DuplicateFeed, InputError, InvalidFeedUrl
 from digest.ingest.identity import canonical_url
-from digest.ingest.netguard import check_url
+from digest.ingest.netguard import AddressPolicy, address_policy, check_url, is_blocked_ip
 from digest.models import Card, Feed, PollReport
 from digest.opml import parse_opml, to_opml
 from digest.poller import Poller
@@ -39,8 +39,10 @@ class DigestService:
         engine: CardEngine,
         fetcher: Fetcher,
         parse: FeedParser,
+        allow_private_networks: bool = False,
     ) -> None:
         self.repo = repo
+        self._allow_private = allow_private_networks
         self._poller = poller
         self._engine = engine
         self._fetcher = fetcher
@@ -54,7 +56,7 @@ class DigestService:
 
         Raises ``InvalidFeedUrl``, ``DuplicateFeed``, ``FetchError``, ``ParseError``.
         """
-        url = normalize_feed_url(url)
+        url = self._normalize(url)
         title = None
         if check:
             result = await self._fetcher.fetch(url)
@@ -64,7 +66,7 @@ class DigestService:
 
     def add_feed_unchecked(self, url: str, title: str | None = None) -> Feed:
         """Subscribe without fetching (OPML import, the demo). Raises like ``add_feed``."""
-        return self.repo.add_feed(normalize_feed_url(url, allow_samples=True), title)
+        return self.repo.add_feed(self._normalize(url, allow_samples=True), title)
 
     def import_opml(self, data: bytes) -> ImportResult:
         """Add every feed of an OPML file; bad and duplicate entries are reported, not fatal.
@@ -74,7 +76,7 @@ class DigestService:
         result = ImportResult()
         for item in parse_opml(data):
             try:
-                result.added.append(self.repo.add_feed(normalize_feed_url(item.url), item.title))
+                result.added.append(self.repo.add_feed(self._normalize(item.url), item.title))
             except DuplicateFeed:
                 result.duplicates.append(item.url)
             except InputError as e:
@@ -88,10 +90,22 @@ class DigestService:
         return self.repo.list_feeds()
 
     def remove_feed(self, ref: str) -> Feed:
-        return self.repo.remove_feed(_feed_ref(ref))
+        return self.repo.remove_feed(self._feed_ref(ref))
 
     def enable_feed(self, ref: str) -> Feed:
-        return self.repo.enable_feed(_feed_ref(ref))
+        return self.repo.enable_feed(self._feed_ref(ref))
+
+    def _normalize(self, url: str, *, allow_samples: bool = False) -> str:
+        return normalize_feed_url(
+            url,
+            allow_samples=allow_samples,
+            is_blocked=address_policy(self._allow_private),
+        )
+
+    def _feed_ref(self, ref: str) -> str | int:
+        """A feed id, or a URL in its stored form."""
+        ref = ref.strip()
+        return int(ref) if ref.isdigit() else self._normalize(ref, allow_samples=True)
 
     # -- polling and cards -----------------------------------------------------------------
 
@@ -134,17 +148,15 @@ class DigestService:
         return self.repo.get_card(card_id)
 
 
-def normalize_feed_url(url: str, *, allow_samples: bool = False) -> str:
-    """The form a feed URL is stored in. Raises ``InvalidFeedUrl`` or ``BlockedAddress``."""
+def normalize_feed_url(
+    url: str, *, allow_samples: bool = False, is_blocked: AddressPolicy = is_blocked_ip
+) -> str:
+    """The form a feed URL is stored in. Raises ``InvalidFeedUrl`` or ``BlockedAddress``
+    (addresses are checked again, on the address connected to, at every fetch)."""
     url = url.strip()
     if not url:
         raise InvalidFeedUrl("give a feed URL, e.g. https://example.com/feed.xml")
     if allow_samples and url.startswith(SAMPLE_PREFIX):
         return url
-    check_url(url)
+    check_url(url, is_blocked=is_blocked)
     return canonical_url(url)
-
-
-def _feed_ref(ref: str) -> str | int:
-    ref = ref.strip()
-    return int(ref) if ref.isdigit() else normalize_feed_url(ref, allow_samples=True)
