@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import TracebackType
 from typing import TypeVar
 
@@ -110,6 +111,8 @@ class HttpFetcher:
         self._client = httpx.AsyncClient(
             transport=_PoolTransport(pool),
             trust_env=False,  # no proxies or .netrc from the environment around the guard
+            # Feeds are anonymous: keep no cookies, so one site's cannot follow us to another.
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
             follow_redirects=False,  # every hop is checked here, not inside httpx
             timeout=httpx.Timeout(
                 connect=settings.fetch_connect_timeout,

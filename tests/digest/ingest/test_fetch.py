@@ -722,3 +722,11 @@ def test_loopback_only_policy_is_what_it_says() -> None:
     assert not loopback_only(ipaddress.ip_address("127.0.0.1"))
     assert loopback_only(ipaddress.ip_address("10.0.0.1"))
     assert not loopback_only(ipaddress.ip_address("93.184.216.34"))
+
+
+async def test_cookies_are_never_kept_or_sent(server: LocalHttpServer, local: Settings) -> None:
+    server.route("/feed.xml", body=b"<rss/>", headers={"Set-Cookie": "track=abc; Path=/"})
+    async with HttpFetcher(local) as fetcher:
+        await fetcher.fetch(server.url("/feed.xml"))
+        await fetcher.fetch(server.url("/feed.xml"))
+    assert "Cookie" not in server.requests[-1].headers
