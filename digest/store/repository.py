@@ -14,17 +14,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, Select, delete, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.errors import DuplicateFeed, NotFound, StorageError
-from digest.models import Article, Card, CardDraft, FaqItem, Feed, NewArticle, Story
+from digest.models import Card, CardDraft, Feed, NewArticle, Story
 from digest.ports import Clock
+from digest.store.convert import load_cards, load_stories, to_feed
 from digest.store.tables import ArticleRow, CardRow, FeedRow, StoryRow
 
 
@@ -34,9 +35,6 @@ class StoryMatcher(Protocol):
     def find(self, feed_id: int, title: str, text: str) -> int | None: ...
 
     def add(self, story_id: int, feed_id: int, title: str, text: str) -> None: ...
-
-
-_NEVER = datetime.max.replace(tzinfo=UTC)
 
 
 def url_hash(value: str) -> str:
@@ -83,7 +81,7 @@ class Repository:
             with self._session() as s:
                 s.add(row)
                 s.flush()
-                return _feed(row)
+                return to_feed(row)
         except StorageError as e:
             if isinstance(e.__cause__, IntegrityError):
                 raise DuplicateFeed(f"feed already added: {url}") from None
@@ -93,17 +91,17 @@ class Repository:
         """A feed by id or by URL. Raises ``NotFound``."""
         with self._session() as s:
             row = _find_feed_row(s, ref)
-            return _feed(row)
+            return to_feed(row)
 
     def list_feeds(self) -> list[Feed]:
         with self._session() as s:
-            return [_feed(r) for r in s.scalars(select(FeedRow).order_by(FeedRow.id))]
+            return [to_feed(r) for r in s.scalars(select(FeedRow).order_by(FeedRow.id))]
 
     def remove_feed(self, ref: str | int) -> Feed:
         """Delete a feed and its articles; stories left with no article go too (with cards)."""
         with self._session() as s:
             row = _find_feed_row(s, ref)
-            feed = _feed(row)
+            feed = to_feed(row)
             story_ids = select(ArticleRow.story_id).where(ArticleRow.feed_id == row.id)
             affected = list(s.scalars(story_ids.distinct()))
             s.execute(delete(ArticleRow).where(ArticleRow.feed_id == row.id))
@@ -123,7 +121,7 @@ class Repository:
             row.disabled = False
             row.consecutive_failures = 0
             row.next_poll_at = self._clock.now()
-            return _feed(row)
+            return to_feed(row)
 
     def claim_due_feeds(
         self, *, force: bool = False, lease: timedelta, feed_ids: Sequence[int] | None = None
@@ -151,7 +149,7 @@ class Repository:
                     .values(next_poll_at=now + lease)
                 )
                 if _rowcount(result) == 1:
-                    claimed.append(_feed(s.get_one(FeedRow, feed_id)))
+                    claimed.append(to_feed(s.get_one(FeedRow, feed_id)))
         return claimed
 
     def record_not_modified(self, feed_id: int, *, next_poll_at: datetime) -> None:
@@ -296,11 +294,11 @@ class Repository:
                 .order_by(StoryRow.created_at, StoryRow.id)
                 .limit(limit)
             ).all()
-            return _load_stories(s, list(ids))
+            return load_stories(s, list(ids))
 
     def get_story(self, story_id: int) -> Story:
         with self._session() as s:
-            stories = _load_stories(s, [story_id])
+            stories = load_stories(s, [story_id])
             if not stories:
                 raise NotFound(f"no story {story_id}")
             return stories[0]
@@ -327,12 +325,12 @@ class Repository:
             ).first()
             if card_id is None:
                 return None
-            return _load_cards(s, select(CardRow).where(CardRow.id == card_id))[0]
+            return load_cards(s, select(CardRow).where(CardRow.id == card_id))[0]
 
     def get_card(self, card_id: int) -> Card:
         """Raises ``NotFound``."""
         with self._session() as s:
-            cards = _load_cards(s, select(CardRow).where(CardRow.id == card_id))
+            cards = load_cards(s, select(CardRow).where(CardRow.id == card_id))
             if not cards:
                 raise NotFound(f"no card with id {card_id}")
             return cards[0]
@@ -341,7 +339,7 @@ class Repository:
         """Newest first."""
         with self._session() as s:
             query = select(CardRow).order_by(CardRow.created_at.desc(), CardRow.id.desc())
-            return _load_cards(s, query.limit(limit))
+            return load_cards(s, query.limit(limit))
 
     def counts(self) -> dict[str, int]:
         """Row counts for status output and tests."""
@@ -414,103 +412,3 @@ def _story_with_url(s: Session, feed_id: int, url_h: str) -> int | None:
         .where(ArticleRow.url_hash == url_h, ArticleRow.feed_id != feed_id)
         .limit(1)
     ).first()
-
-
-def _feed(row: FeedRow) -> Feed:
-    return Feed(
-        id=row.id,
-        url=row.url,
-        title=row.title,
-        etag=row.etag,
-        last_modified=row.last_modified,
-        next_poll_at=row.next_poll_at,
-        last_polled_at=row.last_polled_at,
-        consecutive_failures=row.consecutive_failures,
-        last_error=row.last_error,
-        disabled=row.disabled,
-    )
-
-
-def _source_name(feed: FeedRow) -> str:
-    if feed.title:
-        return feed.title
-    host = feed.url.split("://", 1)[-1].split("/", 1)[0]
-    return host.removeprefix("www.")
-
-
-def _load_stories(s: Session, story_ids: list[int]) -> list[Story]:
-    """Stories with their articles, lead (earliest published, then first stored) first."""
-    if not story_ids:
-        return []
-    stories = {r.id: r for r in s.scalars(select(StoryRow).where(StoryRow.id.in_(story_ids)))}
-    by_story: dict[int, list[Article]] = {sid: [] for sid in stories}
-    rows = s.execute(
-        select(ArticleRow, FeedRow)
-        .join(FeedRow, FeedRow.id == ArticleRow.feed_id)
-        .where(ArticleRow.story_id.in_(story_ids))
-        .order_by(ArticleRow.id)
-    )
-    for article, feed in rows:
-        by_story[article.story_id].append(_article(article, _source_name(feed)))
-    return [
-        Story(
-            id=sid,
-            title=stories[sid].title,
-            created_at=stories[sid].created_at,
-            articles=tuple(sorted(by_story[sid], key=_lead_order)),
-        )
-        for sid in story_ids
-        if sid in stories
-    ]
-
-
-def _lead_order(article: Article) -> tuple[datetime, int]:
-    return (article.published_at or _NEVER, article.id)
-
-
-def _article(row: ArticleRow, source_name: str) -> Article:
-    return Article(
-        id=row.id,
-        feed_id=row.feed_id,
-        entry_id=row.entry_key,
-        url=row.url,
-        title=row.title,
-        author=row.author,
-        published_at=row.published_at,
-        text=row.text,
-        image_url=row.image_url,
-        story_id=row.story_id,
-        source_name=source_name,
-    )
-
-
-def _load_cards(s: Session, query: Select[CardRow]) -> list[Card]:
-    rows = list(s.scalars(query))
-    stories = {st.id: st for st in _load_stories(s, [r.story_id for r in rows])}
-    cards = []
-    for row in rows:
-        story = stories.get(row.story_id)
-        if story is None or not story.articles:
-            continue
-        lead = story.lead
-        cards.append(
-            Card(
-                id=row.id,
-                story_id=row.story_id,
-                title=story.title,
-                url=lead.url,
-                source=lead.source_name,
-                published_at=lead.published_at,
-                category=row.category,
-                summary=row.summary,
-                takeaways=tuple(row.takeaways),
-                why_it_matters=row.why_it_matters,
-                faq=tuple(FaqItem(f["question"], f["answer"]) for f in row.faq),
-                engine=row.engine,
-                created_at=row.created_at,
-                sources=story.sources,
-                image_url=next((a.image_url for a in story.articles if a.image_url), None),
-                language=row.language,
-            )
-        )
-    return cards
