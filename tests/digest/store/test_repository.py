@@ -227,3 +227,38 @@ def test_two_processes_claiming_at_once_never_share_a_feed(
     assert not set(first) & set(second)
     assert len(first) + len(second) == 40
     engine.dispose()
+
+
+def test_two_processes_can_share_one_sqlite_file(tmp_path, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    """The CLI and a running bot write the same file: WAL lets readers on, and the busy
+    timeout makes a second writer wait instead of failing with "database is locked"."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first = make_engine(url)
+    upgrade(first)
+    with first.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        repo = Repository(make_engine(url), clock)
+        try:
+            feed = repo.add_feed(f"https://example.com/{n}.xml")
+            for batch in range(20):
+                store(repo, feed.id, [article(batch * 10 + i) for i in range(10)])
+        except BaseException as e:  # collected and asserted below
+            errors.append(e)
+        finally:
+            repo.engine.dispose()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+    with first.connect() as reader:
+        reader.exec_driver_sql("BEGIN")
+        reader.exec_driver_sql("SELECT count(*) FROM articles").scalar()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        reader.exec_driver_sql("COMMIT")
+    assert errors == []
+    assert Repository(first, clock).counts()["articles"] == 600
+    first.dispose()
