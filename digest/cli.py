@@ -44,6 +44,7 @@ def setup_logging(level: str) -> None:
     # httpx logs every request URL at INFO; URLs can carry secrets (bot tokens in paths).
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl ..." on every start
 
 
 def _fail(message: str, code: int = 1) -> None:
