@@ -17,7 +17,7 @@ from digest.ingest.fetch import HttpFetcher
 from digest.ingest.parse import parse_feed
 from digest.poller import Poller
 from digest.ports import CardEngine, Clock, Fetcher, SystemClock
-from digest.samples import SampleFetcher
+from digest.sample_feeds import SampleFetcher
 from digest.service import DigestService
 from digest.store.db import make_engine
 from digest.store.migrate import upgrade

@@ -25,7 +25,7 @@ from digest.config import Settings, load_settings
 from digest.errors import ConfigError, DigestError, DuplicateFeed, InputError
 from digest.models import Feed, PollReport
 from digest.poller import summarize_reports
-from digest.samples import sample_feed_urls
+from digest.sample_feeds import sample_feed_urls
 
 T = TypeVar("T")
 log = logging.getLogger("digest")

@@ -17,7 +17,7 @@ from digest.models import Card, Feed, PollReport
 from digest.opml import parse_opml, to_opml
 from digest.poller import Poller
 from digest.ports import CardEngine, FeedParser, Fetcher
-from digest.samples import SAMPLE_PREFIX
+from digest.sample_feeds import SAMPLE_PREFIX
 from digest.store.repository import Repository
 
 log = logging.getLogger(__name__)
