@@ -123,11 +123,11 @@ class DigestService:
             force=force, feed_ids=feed_ids, on_start=on_start, on_feed_done=on_feed_done
         )
 
-    async def make_cards(self, limit: int = 500) -> list[Card]:
+    async def make_cards(self, limit: int = 500) -> list[int]:
         """Write a card for every story that has none yet (oldest first, at most ``limit``).
 
         A story whose card fails is logged and left for the next run; a card another process
-        stored first is not stored again.
+        stored first is not stored again. Returns the ids of the cards made.
         """
         made = []
         for story in self.repo.stories_without_cards(limit):
@@ -136,9 +136,9 @@ class DigestService:
             except Exception:  # one bad story must not stop the others
                 log.exception("card for story %s failed", story.id)
                 continue
-            card = self.repo.save_card(story.id, draft)
-            if card is not None:
-                made.append(card)
+            card_id = self.repo.save_card(story.id, draft)
+            if card_id is not None:
+                made.append(card_id)
         return made
 
     def list_cards(self, limit: int = 20) -> list[Card]:

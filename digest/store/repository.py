@@ -15,9 +15,9 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, Table, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,6 +35,12 @@ class StoryMatcher(Protocol):
     def find(self, feed_id: int, title: str, text: str) -> int | None: ...
 
     def add(self, story_id: int, feed_id: int, title: str, text: str) -> None: ...
+
+
+# Core tables, for bulk statements that need none of the ORM's per-row work.
+_STORIES = cast(Table, StoryRow.__table__)
+_ARTICLES = cast(Table, ArticleRow.__table__)
+_CARDS = cast(Table, CardRow.__table__)
 
 
 def url_hash(value: str) -> str:
@@ -200,55 +206,60 @@ class Repository:
         skipped; so are repeats inside ``articles``.
         """
         now = self._clock.now()
-        new_articles = new_stories = 0
         with self._session() as s:
             keyed = [(url_hash(a.entry_key), url_hash(a.url), a) for a in articles]
             known = _known_hashes(s, feed_id, keyed)
-            insert = _insert_ignoring_conflicts(s)
+            fresh = []
             for entry_h, url_h, article in keyed:
-                if entry_h in known or url_h in known:
-                    continue
-                known.update((entry_h, url_h))
-                story_id = _story_with_url(s, feed_id, url_h) or matcher.find(
-                    feed_id, article.title, article.text
+                if entry_h not in known and url_h not in known:
+                    known.update((entry_h, url_h))
+                    fresh.append((entry_h, url_h, article))
+            # Bulk statements: one poll of a big feed is a handful of round trips, not
+            # several per entry. Within one feed's batch no article can join a story made by
+            # another article of the batch (stories never hold two articles of one feed), so
+            # every story is decided before anything is written.
+            same_url = _stories_with_urls(s, feed_id, [u for _, u, _ in fresh])
+            story_ids: list[int | None] = [
+                same_url.get(url_h) or matcher.find(feed_id, article.title, article.text)
+                for _, url_h, article in fresh
+            ]
+            created = [i for i, story_id in enumerate(story_ids) if story_id is None]
+            if created:
+                new_ids = s.execute(
+                    insert(_STORIES).returning(_STORIES.c.id, sort_by_parameter_order=True),
+                    [
+                        {"title": fresh[i][2].title, "created_at": now, "updated_at": now}
+                        for i in created
+                    ],
+                ).scalars()
+                for i, story_id in zip(created, new_ids, strict=True):
+                    story_ids[i] = story_id
+            joined = {sid for sid in story_ids if sid is not None} - {story_ids[i] for i in created}
+            if joined:
+                s.execute(update(StoryRow).where(StoryRow.id.in_(joined)).values(updated_at=now))
+            if fresh:
+                s.execute(
+                    insert(_ARTICLES),
+                    [
+                        {
+                            "feed_id": feed_id,
+                            "story_id": story_id,
+                            "entry_key": article.entry_key,
+                            "entry_hash": entry_h,
+                            "url": article.url,
+                            "url_hash": url_h,
+                            "title": article.title,
+                            "author": article.author,
+                            "published_at": article.published_at,
+                            "text": article.text,
+                            "image_url": article.image_url,
+                            "created_at": now,
+                        }
+                        for (entry_h, url_h, article), story_id in zip(
+                            fresh, story_ids, strict=True
+                        )
+                    ],
                 )
-                created = story_id is None
-                if story_id is None:
-                    story_id = s.scalars(
-                        insert(StoryRow)
-                        .values(title=article.title, created_at=now, updated_at=now)
-                        .returning(StoryRow.id)
-                    ).one()
-                inserted = s.scalars(
-                    insert(ArticleRow)
-                    .values(
-                        feed_id=feed_id,
-                        story_id=story_id,
-                        entry_key=article.entry_key,
-                        entry_hash=entry_h,
-                        url=article.url,
-                        url_hash=url_h,
-                        title=article.title,
-                        author=article.author,
-                        published_at=article.published_at,
-                        text=article.text,
-                        image_url=article.image_url,
-                        created_at=now,
-                    )
-                    .on_conflict_do_nothing()
-                    .returning(ArticleRow.id)
-                ).first()
-                if inserted is None:  # stored meanwhile by another process
-                    if created:
-                        s.execute(delete(StoryRow).where(StoryRow.id == story_id))
-                    continue
-                if not created:
-                    s.execute(
-                        update(StoryRow).where(StoryRow.id == story_id).values(updated_at=now)
-                    )
-                matcher.add(story_id, feed_id, article.title, article.text)
-                new_articles += 1
-                new_stories += created
             s.execute(
                 update(FeedRow)
                 .where(FeedRow.id == feed_id)
@@ -262,7 +273,10 @@ class Repository:
                     last_error=None,
                 )
             )
-        return new_articles, new_stories
+        for (_, _, article), story_id in zip(fresh, story_ids, strict=True):
+            assert story_id is not None
+            matcher.add(story_id, feed_id, article.title, article.text)
+        return len(fresh), len(created)
 
     def unseen_entries(self, feed_id: int, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         """Those (entry key, canonical URL) pairs of ``keys`` not stored for this feed yet,
@@ -303,12 +317,13 @@ class Repository:
                 raise NotFound(f"no story {story_id}")
             return stories[0]
 
-    def save_card(self, story_id: int, draft: CardDraft) -> Card | None:
-        """Store a story's card; ``None`` when the story already has one (whoever made it)."""
+    def save_card(self, story_id: int, draft: CardDraft) -> int | None:
+        """Store a story's card and return its id; ``None`` when the story already has one
+        (whoever made it)."""
         with self._session() as s:
-            insert = _insert_ignoring_conflicts(s)
-            card_id = s.scalars(
-                insert(CardRow)
+            dialect_insert = _insert_ignoring_conflicts(s)
+            return s.scalars(
+                dialect_insert(_CARDS)
                 .values(
                     story_id=story_id,
                     category=draft.category,
@@ -321,11 +336,8 @@ class Repository:
                     created_at=self._clock.now(),
                 )
                 .on_conflict_do_nothing()
-                .returning(CardRow.id)
+                .returning(_CARDS.c.id)
             ).first()
-            if card_id is None:
-                return None
-            return load_cards(s, select(CardRow).where(CardRow.id == card_id))[0]
 
     def get_card(self, card_id: int) -> Card:
         """Raises ``NotFound``."""
@@ -405,10 +417,16 @@ def _known_hashes(s: Session, feed_id: int, keyed: Sequence[tuple[str, str, obje
     return known
 
 
-def _story_with_url(s: Session, feed_id: int, url_h: str) -> int | None:
-    """The story of the same article (same canonical URL) seen in another feed."""
-    return s.scalars(
-        select(ArticleRow.story_id)
-        .where(ArticleRow.url_hash == url_h, ArticleRow.feed_id != feed_id)
-        .limit(1)
-    ).first()
+def _stories_with_urls(s: Session, feed_id: int, url_hashes: Sequence[str]) -> dict[str, int]:
+    """Stories of the same articles (same canonical URL) already seen in other feeds."""
+    found: dict[str, int] = {}
+    for start in range(0, len(url_hashes), 400):  # stay under SQLite's bound-parameter limit
+        rows = s.execute(
+            select(ArticleRow.url_hash, ArticleRow.story_id).where(
+                ArticleRow.url_hash.in_(url_hashes[start : start + 400]),
+                ArticleRow.feed_id != feed_id,
+            )
+        )
+        for url_h, story_id in rows:
+            found.setdefault(url_h, story_id)
+    return found

@@ -173,17 +173,17 @@ def test_a_story_gets_one_card(repo: Repository) -> None:
     feed = repo.add_feed("https://example.com/a.xml")
     store(repo, feed.id, [article(1)])
     (story,) = repo.stories_without_cards()
-    card = repo.save_card(story.id, draft())
-    assert card is not None
+    card_id = repo.save_card(story.id, draft())
+    assert card_id is not None
     assert repo.save_card(story.id, draft()) is None
     assert repo.stories_without_cards() == []
-    got = repo.get_card(card.id)
+    got = repo.get_card(card_id)
     assert got.title == "Headline 1" and got.source == "Feed"
     assert got.takeaways == ("one", "two", "three")
     assert got.faq[0] == FaqItem("What?", "This.")
-    assert [c.id for c in repo.list_cards()] == [card.id]
+    assert [c.id for c in repo.list_cards()] == [card_id]
     with pytest.raises(NotFound):
-        repo.get_card(card.id + 100)
+        repo.get_card(card_id + 100)
 
 
 def test_removing_a_feed_keeps_stories_other_feeds_share(repo: Repository) -> None:
