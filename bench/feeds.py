@@ -6,12 +6,13 @@ import random
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-WORDS = (
-    "council budget river bridge election harbour vaccine trial satellite launch drought farmers"
-    " exports tariff museum archive festival league striker battery factory railway strike"
-    " ministry reform court ruling hospital nurses wildfire coast airline merger startup chip"
-    " telescope glacier orchard vineyard subway tunnel ferry port bank inflation wages housing"
-).split()
+_VOCABULARY = """
+    council budget river bridge election harbour vaccine trial satellite launch drought farmers
+    exports tariff museum archive festival league striker battery factory railway strike
+    ministry reform court ruling hospital nurses wildfire coast airline merger startup chip
+    telescope glacier orchard vineyard subway tunnel ferry port bank inflation wages housing
+"""
+WORDS = tuple(_VOCABULARY.split())
 
 
 def sentence(rng: random.Random, n: int) -> str:

@@ -8,6 +8,7 @@ and the scheduler with process roles plug in here as they land.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -34,10 +35,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
                     log.info("poll round: %s, %d new cards", totals, len(cards))
             except DigestError as e:
                 log.error("poll round failed: %s", e)
-            try:
+            with contextlib.suppress(TimeoutError):  # the tick passed: poll again
                 await asyncio.wait_for(stop.wait(), timeout=settings.worker_tick)
-            except TimeoutError:
-                pass
 
 
 def main() -> int:

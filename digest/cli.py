@@ -45,6 +45,9 @@ def setup_logging(level: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl ..." on every start
+    # trafilatura logs an ERROR for every page it cannot use; the poller already keeps the
+    # feed's text then, so these lines are noise to an operator.
+    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
 
 def _fail(message: str, code: int = 1) -> None:
