@@ -63,6 +63,8 @@ _STOPWORDS = frozenset(
     " or our out over says said she so than that the their them then there these they this"
     " those to up was we were what when where which who why will with would you your".split()
 )
+# Analyses remembered between find() and add(): more than one feed's batch of entries.
+ANALYSIS_CACHE = 2048
 _KEEP = frozenset({"news", "series", "species", "gas", "bias", "always", "perhaps"})
 
 
@@ -93,6 +95,18 @@ class StoryIndex:
         # BOILERPLATE_STORIES + 1 (past that a value is boilerplate), in a second one.
         self._sketch_first: dict[int, int] = {}
         self._sketch_more: dict[int, list[int]] = {}
+        # The repository calls find() for a feed's new articles and then add() for the same
+        # ones: remembering the analyses of the last batch halves the index's work in a poll.
+        self._recent: dict[tuple[str, str], tuple[_Title, frozenset[int]]] = {}
+
+    def _analyse(self, title: str, text: str) -> tuple[_Title, frozenset[int]]:
+        key = (title, text)
+        found = self._recent.get(key)
+        if found is None:
+            if len(self._recent) >= ANALYSIS_CACHE:
+                self._recent.clear()
+            found = self._recent[key] = (_analyse_title(title), _shingles(text))
+        return found
 
     def __len__(self) -> int:
         """The number of stories."""
@@ -101,8 +115,7 @@ class StoryIndex:
     def add(self, story_id: int, feed_id: int, title: str, text: str) -> None:
         """Register an article as part of ``story_id``. Called by the poller when it builds the
         index and by the repository after it stores an article. Never raises."""
-        parsed = _analyse_title(title)
-        shingles = _shingles(text)
+        parsed, shingles = self._analyse(title, text)
         self._articles.setdefault(story_id, []).append(
             _Article(feed_id, parsed, array("q", sorted(shingles)))
         )
@@ -122,8 +135,7 @@ class StoryIndex:
         are two stories. Of several matching stories the best-scoring one wins. Called by the
         repository for each new article. Never raises.
         """
-        query = _analyse_title(title)
-        shingles = _shingles(text)
+        query, shingles = self._analyse(title, text)
         sketch = _sketch(shingles)
         # Boilerplate text (shared by many stories) must not make unrelated stories one.
         common = sum(len(self._sketch_stories(v)) > BOILERPLATE_STORIES for v in sketch)

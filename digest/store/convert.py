@@ -6,8 +6,9 @@ Called by ``digest.store.repository`` inside its sessions; nothing here commits.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session
 
 from digest.models import Article, Card, FaqItem, Feed, Story
@@ -16,7 +17,8 @@ from digest.store.tables import ArticleRow, CardRow, FeedRow, StoryRow
 _NEVER = datetime.max.replace(tzinfo=UTC)
 
 
-def to_feed(row: FeedRow) -> Feed:
+def to_feed(row: FeedRow | Row[Any]) -> Feed:
+    """From an ORM row or a Core row of the feeds table (claims use the latter)."""
     return Feed(
         id=row.id,
         url=row.url,

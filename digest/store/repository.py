@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Engine, Table, delete, func, insert, select, update
@@ -38,6 +38,7 @@ class StoryMatcher(Protocol):
 
 
 # Core tables, for bulk statements that need none of the ORM's per-row work.
+_FEEDS = cast(Table, FeedRow.__table__)
 _STORIES = cast(Table, StoryRow.__table__)
 _ARTICLES = cast(Table, ArticleRow.__table__)
 _CARDS = cast(Table, CardRow.__table__)
@@ -140,30 +141,27 @@ class Repository:
         claim to those feeds.
         """
         now = self._clock.now()
-        claimed: list[Feed] = []
+        # One UPDATE ... RETURNING claims them all. Two processes cannot both claim a feed:
+        # PostgreSQL re-checks the WHERE clause of a row another transaction just updated,
+        # and SQLite runs one writer at a time.
+        free = (_FEEDS.c.claimed_until.is_(None)) | (_FEEDS.c.claimed_until <= now)
+        claim = update(_FEEDS).where(_FEEDS.c.disabled.is_(False), free)
+        if not force:
+            claim = claim.where(_FEEDS.c.next_poll_at <= now)
+        if feed_ids is not None:
+            claim = claim.where(_FEEDS.c.id.in_(list(feed_ids)))
         with self._session() as s:
-            query = select(FeedRow.id, FeedRow.next_poll_at).where(FeedRow.disabled.is_(False))
-            if not force:
-                query = query.where(FeedRow.next_poll_at <= now)
-            if feed_ids is not None:
-                query = query.where(FeedRow.id.in_(list(feed_ids)))
-            candidates = s.execute(query.order_by(FeedRow.next_poll_at, FeedRow.id)).all()
-            for feed_id, previous in candidates:
-                result = s.execute(
-                    update(FeedRow)
-                    .where(FeedRow.id == feed_id, _same_time(FeedRow.next_poll_at, previous))
-                    .values(next_poll_at=now + lease)
-                )
-                if _rowcount(result) == 1:
-                    claimed.append(to_feed(s.get_one(FeedRow, feed_id)))
-        return claimed
+            rows = s.execute(claim.values(claimed_until=now + lease).returning(*_FEEDS.c)).all()
+        return sorted((to_feed(row) for row in rows), key=_poll_order)
 
     def record_not_modified(self, feed_id: int, *, next_poll_at: datetime) -> None:
+        """A 304: the feed is unchanged. Releases the claim."""
         with self._session() as s:
             s.execute(
-                update(FeedRow)
-                .where(FeedRow.id == feed_id)
+                update(_FEEDS)
+                .where(_FEEDS.c.id == feed_id)
                 .values(
+                    claimed_until=None,
                     next_poll_at=next_poll_at,
                     last_polled_at=self._clock.now(),
                     consecutive_failures=0,
@@ -174,14 +172,16 @@ class Repository:
     def record_failure(
         self, feed_id: int, *, error: str, next_poll_at: datetime, disable: bool
     ) -> None:
+        """A failed poll: counts it, keeps the reason, and releases the claim."""
         with self._session() as s:
             s.execute(
-                update(FeedRow)
-                .where(FeedRow.id == feed_id)
+                update(_FEEDS)
+                .where(_FEEDS.c.id == feed_id)
                 .values(
+                    claimed_until=None,
                     next_poll_at=next_poll_at,
                     last_polled_at=self._clock.now(),
-                    consecutive_failures=FeedRow.consecutive_failures + 1,
+                    consecutive_failures=_FEEDS.c.consecutive_failures + 1,
                     last_error=error,
                     disabled=disable,
                 )
@@ -261,10 +261,11 @@ class Repository:
                     ],
                 )
             s.execute(
-                update(FeedRow)
-                .where(FeedRow.id == feed_id)
+                update(_FEEDS)
+                .where(_FEEDS.c.id == feed_id)
                 .values(
-                    title=func.coalesce(feed_title, FeedRow.title),
+                    claimed_until=None,
+                    title=func.coalesce(feed_title, _FEEDS.c.title),
                     etag=etag,
                     last_modified=last_modified,
                     next_poll_at=next_poll_at,
@@ -375,12 +376,9 @@ def _short(error: SQLAlchemyError) -> str:
     return str(orig if orig is not None else error).strip().splitlines()[0]
 
 
-def _rowcount(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0))
-
-
-def _same_time(column: Any, value: datetime | None) -> Any:
-    return column.is_(None) if value is None else column == value
+def _poll_order(feed: Feed) -> tuple[datetime, int]:
+    """Most overdue first."""
+    return (feed.next_poll_at or datetime.min.replace(tzinfo=UTC), feed.id)
 
 
 def _find_feed_row(s: Session, ref: str | int) -> FeedRow:

@@ -119,7 +119,11 @@ def test_claim_due_feeds_is_exclusive_until_the_lease_runs_out(
     assert repo.claim_due_feeds(lease=LEASE) == []
     clock.advance(minutes=6)
     assert {f.id for f in repo.claim_due_feeds(lease=LEASE)} == {a.id, b.id}
-    assert {f.id for f in repo.claim_due_feeds(lease=LEASE, force=True, feed_ids=[b.id])} == {b.id}
+    # force ignores the schedule, never another poller's claim
+    assert repo.claim_due_feeds(lease=LEASE, force=True, feed_ids=[b.id]) == []
+    repo.record_not_modified(b.id, next_poll_at=clock.now() + timedelta(hours=1))
+    assert repo.claim_due_feeds(lease=LEASE) == []
+    assert [f.id for f in repo.claim_due_feeds(lease=LEASE, force=True, feed_ids=[b.id])] == [b.id]
 
 
 def test_disabled_feeds_are_not_claimed_until_enabled(repo: Repository, clock: FakeClock) -> None:
