@@ -131,6 +131,31 @@ class CardDraft:
     faq: tuple[FaqItem, ...]
     engine: str
     language: str | None = None
+    usage: Usage | None = None  # model engines: what the card cost
+    # Claim check (model engines): None = not checked (offline cards copy the source);
+    # False = kept although these terms were not found in the source text.
+    checked: bool | None = None
+    unchecked_terms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens and cost of one or more model requests."""
+
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    requests: int = 1
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            model=self.model,
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cost_usd=self.cost_usd + other.cost_usd,
+            requests=self.requests + other.requests,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,3 +220,36 @@ class NewArticle:
     published_at: datetime | None
     text: str
     image_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A sentence from the article that supports an answer."""
+
+    text: str
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelAnswer:
+    """What a model answerer returns: the answer, whether the article covers the question,
+    quotes it relied on, and what it cost."""
+
+    text: str
+    covered: bool
+    quotes: tuple[str, ...] = ()
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The answer to a reader's follow-up question about a card.
+
+    ``method`` says how it was found: ``why_it_matters``, ``faq``, ``model``, ``extractive``
+    or ``not_covered``.
+    """
+
+    text: str
+    method: str
+    quotes: tuple[Quote, ...] = ()
+    cached: bool = False

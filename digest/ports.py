@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Protocol
 
-from digest.models import CardDraft, ExtractedPage, FetchResult, ParsedFeed, Story
+from digest.models import (
+    Card,
+    CardDraft,
+    ExtractedPage,
+    FetchResult,
+    ModelAnswer,
+    ParsedFeed,
+    Story,
+)
 
 
 class Fetcher(Protocol):
@@ -33,11 +41,21 @@ class ArticleExtractor(Protocol):
 
 
 class CardEngine(Protocol):
-    """Writes a card for a story. ``name`` is recorded on every card it makes."""
+    """Writes a card for a story. ``name`` is recorded on every card it makes.
+
+    ``language`` asks for the card's language (a name or code such as "German" or "de");
+    engines that cannot translate keep the source language and leave ``language`` unset.
+    """
 
     name: str
 
-    async def make_card(self, story: Story) -> CardDraft: ...
+    async def make_card(self, story: Story, *, language: str | None = None) -> CardDraft: ...
+
+
+class ModelAnswerer(Protocol):
+    """Answers a question about a card from the article text alone, with one model call."""
+
+    async def answer(self, card: Card, article_text: str, question: str) -> ModelAnswer: ...
 
 
 class Clock(Protocol):

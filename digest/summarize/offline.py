@@ -46,8 +46,12 @@ class OfflineEngine:
             raise ValueError("OfflineEngine needs at least one category")
         self._categories = tuple(categories)
 
-    async def make_card(self, story: Story) -> CardDraft:
-        """The ``CardEngine`` entry point. A few milliseconds of CPU, so no thread is used."""
+    async def make_card(self, story: Story, *, language: str | None = None) -> CardDraft:
+        """The ``CardEngine`` entry point. A few milliseconds of CPU, so no thread is used.
+
+        An extractive engine cannot translate: it keeps the source language whatever
+        ``language`` asks, and says so by leaving ``CardDraft.language`` unset.
+        """
         return self.build_card(story)
 
     def build_card(self, story: Story) -> CardDraft:
