@@ -7,9 +7,9 @@ never at import time, so tests build their own ``Settings(...)`` freely.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from digest.errors import ConfigError
@@ -69,6 +69,23 @@ class Settings(BaseSettings):
     categories: Annotated[tuple[str, ...], NoDecode] = DEFAULT_CATEGORIES
     cluster_window_hours: int = Field(default=48, ge=1)
 
+    # Card engine: "auto" uses Claude when an API key is set, else the offline engine.
+    summarizer: Literal["auto", "anthropic", "offline"] = Field(
+        default="auto", validation_alias="SUMMARIZER"
+    )
+    anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
+    anthropic_base_url: str | None = Field(default=None, validation_alias="ANTHROPIC_BASE_URL")
+    model: str | None = None  # DIGEST_MODEL; unset: the engine's default
+    model_timeout: float = Field(default=60.0, gt=0)
+    model_max_retries: int = Field(default=2, ge=0, le=10)
+    daily_budget_usd: float = Field(default=1.0, ge=0)
+    use_batches: bool = False
+    language: str | None = None  # DIGEST_LANGUAGE: cards' language; unset keeps the source's
+
+    # Follow-up questions
+    questions_per_hour: int = Field(default=10, ge=1)
+    question_max_chars: int = Field(default=300, ge=10)
+
     @field_validator("categories", mode="before")
     @classmethod
     def _split_categories(cls, value: Any) -> Any:
@@ -97,6 +114,17 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
             raise ValueError("must start with sqlite:/// or postgresql://")
         return value
+
+    @field_validator("anthropic_api_key", "anthropic_base_url", "model", "language", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _check_summarizer(self) -> Settings:
+        if self.summarizer == "anthropic" and self.anthropic_api_key is None:
+            raise ValueError("SUMMARIZER=anthropic needs ANTHROPIC_API_KEY")
+        return self
 
     @model_validator(mode="after")
     def _check_intervals(self) -> Settings:

@@ -18,6 +18,11 @@ into the core (``raise ... from e``), so callers only ever catch these::
     │   ├── FetchTimeout
     │   └── HttpStatusError    a 4xx/5xx answer (carries status and Retry-After)
     ├── ParseError             the bytes are not a feed we can read
+    ├── ModelError             the model API failed (after the SDK's own retries)
+    │   └── InvalidModelOutput the model's answer broke the schema or the card rules
+    ├── QuestionError          a follow-up question cannot be taken
+    │   ├── QuestionTooLong    (also an InputError)
+    │   └── RateLimited        too many questions from one asker; carries retry_after
     └── StorageError           the database refused or is unreachable
 """
 
@@ -93,6 +98,37 @@ class HttpStatusError(FetchError):
 
 class ParseError(DigestError):
     """The document is not a feed (HTML page, empty body, unreadable XML)."""
+
+
+class ModelError(DigestError):
+    """The model API failed: rate limited, overloaded, timed out, or refused the request.
+
+    ``retry_after`` (seconds) is set when the API said when to come back.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class InvalidModelOutput(ModelError):
+    """The model's output was not valid JSON, broke the schema, or broke the card rules."""
+
+
+class QuestionError(DigestError):
+    """A follow-up question that cannot be answered now."""
+
+
+class QuestionTooLong(QuestionError, InputError):
+    """Longer than ``DIGEST_QUESTION_MAX_CHARS``."""
+
+
+class RateLimited(QuestionError):
+    """The asker has used up their questions for now; ``retry_after`` is in seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class StorageError(DigestError):
