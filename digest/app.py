@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from digest.cardmaker import CardMaker
 from digest.config import Settings
 from digest.ingest.extract import extract_article
 from digest.ingest.fetch import HttpFetcher
@@ -20,6 +21,7 @@ from digest.ports import CardEngine, Clock, Fetcher, SystemClock
 from digest.sample_feeds import SampleFetcher
 from digest.service import DigestService
 from digest.store.db import make_engine
+from digest.store.ledger import Ledger
 from digest.store.migrate import upgrade
 from digest.store.repository import Repository
 from digest.summarize.offline import OfflineEngine
@@ -63,10 +65,21 @@ async def open_app(
             clock=clock,
             rng=rng,
         )
+        ledger = Ledger(db)
+        offline = OfflineEngine(settings.categories)
+        cards = CardMaker(
+            settings=settings,
+            repo=repo,
+            ledger=ledger,
+            engine=card_engine or offline,
+            offline=offline,
+            clock=clock,
+        )
         service = DigestService(
             repo=repo,
             poller=poller,
-            engine=card_engine or OfflineEngine(settings.categories),
+            cards=cards,
+            ledger=ledger,
             fetcher=fetcher,
             parse=parse_feed,
             allow_private_networks=settings.allow_private_networks,

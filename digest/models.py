@@ -176,6 +176,10 @@ class Card:
     sources: tuple[Source, ...] = field(default_factory=tuple)
     image_url: str | None = None
     language: str | None = None
+    usage: Usage | None = None
+    checked: bool | None = None
+    unchecked_terms: tuple[str, ...] = ()
+    related: tuple[int, ...] = ()  # ids of up to 3 recent cards on the closest subjects
 
     def to_json(self) -> dict[str, object]:
         """The card's public JSON shape (``digest cards show --json``)."""
@@ -193,6 +197,10 @@ class Card:
             "sources": [{"name": s.name, "url": s.url} for s in self.sources],
             "image_url": self.image_url,
             "engine": self.engine,
+            "language": self.language,
+            "checked": self.checked,
+            "unchecked_terms": list(self.unchecked_terms),
+            "related": list(self.related),
         }
 
 

@@ -10,14 +10,16 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from digest.cardmaker import CardMaker
 from digest.errors import DuplicateFeed, InputError, InvalidFeedUrl
 from digest.ingest.identity import canonical_url
 from digest.ingest.netguard import AddressPolicy, address_policy, check_url, is_blocked_ip
 from digest.models import Card, Feed, PollReport
 from digest.opml import parse_opml, to_opml
 from digest.poller import Poller
-from digest.ports import CardEngine, FeedParser, Fetcher
+from digest.ports import FeedParser, Fetcher
 from digest.sample_feeds import SAMPLE_PREFIX
+from digest.store.ledger import Ledger
 from digest.store.repository import Repository
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,8 @@ class DigestService:
         *,
         repo: Repository,
         poller: Poller,
-        engine: CardEngine,
+        cards: CardMaker,
+        ledger: Ledger,
         fetcher: Fetcher,
         parse: FeedParser,
         allow_private_networks: bool = False,
@@ -44,7 +47,8 @@ class DigestService:
         self.repo = repo
         self._allow_private = allow_private_networks
         self._poller = poller
-        self._engine = engine
+        self._cards = cards
+        self.ledger = ledger
         self._fetcher = fetcher
         self._parse = parse
 
@@ -124,22 +128,9 @@ class DigestService:
         )
 
     async def make_cards(self, limit: int = 500) -> list[int]:
-        """Write a card for every story that has none yet (oldest first, at most ``limit``).
-
-        A story whose card fails is logged and left for the next run; a card another process
-        stored first is not stored again. Returns the ids of the cards made.
-        """
-        made = []
-        for story in self.repo.stories_without_cards(limit):
-            try:
-                draft = await self._engine.make_card(story)
-            except Exception:  # one bad story must not stop the others
-                log.exception("card for story %s failed", story.id)
-                continue
-            card_id = self.repo.save_card(story.id, draft)
-            if card_id is not None:
-                made.append(card_id)
-        return made
+        """Write cards for stories that have none (oldest first, at most ``limit``); see
+        ``digest.cardmaker``. Returns the new cards' ids."""
+        return await self._cards.make_cards(limit)
 
     def list_cards(self, limit: int = 20) -> list[Card]:
         return self.repo.list_cards(limit)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session
 
-from digest.models import Article, Card, FaqItem, Feed, Story
+from digest.models import Article, Card, FaqItem, Feed, Story, Usage
 from digest.store.tables import ArticleRow, CardRow, FeedRow, StoryRow
 
 _NEVER = datetime.max.replace(tzinfo=UTC)
@@ -113,6 +113,21 @@ def load_cards(s: Session, query: Select[CardRow]) -> list[Card]:
                 sources=story.sources,
                 image_url=next((a.image_url for a in story.articles if a.image_url), None),
                 language=row.language,
+                usage=_usage(row),
+                checked=row.checked,
+                unchecked_terms=tuple(row.unchecked_terms or ()),
+                related=tuple(row.related or ()),
             )
         )
     return cards
+
+
+def _usage(row: CardRow) -> Usage | None:
+    if row.model is None:
+        return None
+    return Usage(
+        model=row.model,
+        input_tokens=row.input_tokens,
+        output_tokens=row.output_tokens,
+        cost_usd=row.cost_usd,
+    )

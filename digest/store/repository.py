@@ -318,11 +318,50 @@ class Repository:
                 raise NotFound(f"no story {story_id}")
             return stories[0]
 
-    def save_card(self, story_id: int, draft: CardDraft) -> int | None:
+    def claim_stories_for_cards(self, *, limit: int, lease: timedelta) -> list[Story]:
+        """Stories with no card yet, oldest first, each claimed for ``lease`` so that no other
+        process summarizes (and pays for) the same story meanwhile. ``save_card`` or
+        ``release_story`` ends the claim; a crashed process's claim runs out."""
+        now = self._clock.now()
+        free = (_STORIES.c.card_claimed_until.is_(None)) | (_STORIES.c.card_claimed_until <= now)
+        without_card = (
+            select(_STORIES.c.id)
+            .outerjoin(_CARDS, _CARDS.c.story_id == _STORIES.c.id)
+            .where(_CARDS.c.id.is_(None), free)
+            .order_by(_STORIES.c.created_at, _STORIES.c.id)
+            .limit(limit)
+        )
+        with self._session() as s:
+            candidates = list(s.scalars(without_card))
+            if not candidates:
+                return []
+            # The claim re-checks "free": of two processes racing for a story, one wins.
+            claimed = s.scalars(
+                update(_STORIES)
+                .where(_STORIES.c.id.in_(candidates), free)
+                .values(card_claimed_until=now + lease)
+                .returning(_STORIES.c.id)
+            ).all()
+            return load_stories(s, sorted(claimed, key=candidates.index))
+
+    def release_story(self, story_id: int) -> None:
+        """Give up a claim without a card (the engine failed); the story is tried again."""
+        with self._session() as s:
+            s.execute(
+                update(_STORIES).where(_STORIES.c.id == story_id).values(card_claimed_until=None)
+            )
+
+    def save_card(
+        self, story_id: int, draft: CardDraft, *, related: Sequence[int] = ()
+    ) -> int | None:
         """Store a story's card and return its id; ``None`` when the story already has one
-        (whoever made it)."""
+        (whoever made it). Ends the story's claim."""
+        usage = draft.usage
         with self._session() as s:
             dialect_insert = _insert_ignoring_conflicts(s)
+            s.execute(
+                update(_STORIES).where(_STORIES.c.id == story_id).values(card_claimed_until=None)
+            )
             return s.scalars(
                 dialect_insert(_CARDS)
                 .values(
@@ -335,6 +374,13 @@ class Repository:
                     engine=draft.engine,
                     language=draft.language,
                     created_at=self._clock.now(),
+                    model=usage.model if usage else None,
+                    input_tokens=usage.input_tokens if usage else 0,
+                    output_tokens=usage.output_tokens if usage else 0,
+                    cost_usd=usage.cost_usd if usage else 0.0,
+                    checked=draft.checked,
+                    unchecked_terms=list(draft.unchecked_terms),
+                    related=list(related),
                 )
                 .on_conflict_do_nothing()
                 .returning(_CARDS.c.id)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -82,6 +83,8 @@ class StoryRow(Base):
     title: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # Set while a process writes the story's card, so no two processes pay for one story.
+    card_claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ArticleRow(Base):
@@ -126,4 +129,38 @@ class CardRow(Base):
     faq: Mapped[list[dict[str, str]]] = mapped_column(JSON, nullable=False)
     engine: Mapped[str] = mapped_column(String(32), nullable=False)
     language: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    # What the card cost (model engines); zero for offline cards.
+    model: Mapped[str | None] = mapped_column(String(64))
+    input_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    # Claim check: NULL = not checked (offline cards copy their source).
+    checked: Mapped[bool | None] = mapped_column(Boolean)
+    unchecked_terms: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    related: Mapped[list[int]] = mapped_column(JSON, nullable=False, default=list)
+
+
+class QuestionRow(Base):
+    """Every follow-up question and its answer: the record, the cache and the rate limit."""
+
+    __tablename__ = "questions"
+    __table_args__ = (
+        Index("ix_questions_asker_time", "asker", "created_at"),
+        Index("ix_questions_card_key", "card_id", "question_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"), nullable=False)
+    asker: Mapped[str] = mapped_column(String(128), nullable=False)
+    question: Mapped[str] = mapped_column(Text, nullable=False)
+    question_key: Mapped[str] = mapped_column(String(64), nullable=False)  # normalised, hashed
+    answer: Mapped[str] = mapped_column(Text, nullable=False)
+    method: Mapped[str] = mapped_column(String(32), nullable=False)
+    quotes: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    cached: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    model: Mapped[str | None] = mapped_column(String(64))
+    input_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)

@@ -28,6 +28,10 @@ CARD_KEYS = {
     "sources",
     "image_url",
     "engine",
+    "language",
+    "checked",
+    "unchecked_terms",
+    "related",
 }
 
 

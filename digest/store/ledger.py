@@ -1,0 +1,183 @@
+"""The ledger: follow-up questions with their answers, and what the model cost.
+
+Called by ``digest.service`` (answers, the daily budget, ``digest usage``). Every question and
+answer is stored; the same rows serve as the per-asker rate limit and the answer cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import cast
+
+from sqlalchemy import Engine, Table, func, insert, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from digest.errors import StorageError
+from digest.models import Answer, Quote, Usage
+from digest.store.tables import CardRow, QuestionRow
+
+_QUESTIONS = cast(Table, QuestionRow.__table__)
+_CARDS = cast(Table, CardRow.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class DayUsage:
+    """One UTC day of model use (``digest usage``)."""
+
+    day: date
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    cards_by_engine: dict[str, int] = field(default_factory=dict)
+    questions: int = 0
+
+
+class Ledger:
+    def __init__(self, engine: Engine) -> None:
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except SQLAlchemyError as e:
+            session.rollback()
+            raise StorageError(f"database error: {str(e).splitlines()[0]}") from e
+        finally:
+            session.close()
+
+    # -- questions -----------------------------------------------------------------------
+
+    def questions_since(self, asker: str, since: datetime) -> list[datetime]:
+        """When ``asker`` asked questions since ``since`` (oldest first), for the rate limit."""
+        with self._session() as s:
+            return list(
+                s.scalars(
+                    select(_QUESTIONS.c.created_at)
+                    .where(_QUESTIONS.c.asker == asker, _QUESTIONS.c.created_at >= since)
+                    .order_by(_QUESTIONS.c.created_at)
+                )
+            )
+
+    def cached_answer(self, card_id: int, question_key: str) -> Answer | None:
+        """The first answer given to the same question about the same card."""
+        with self._session() as s:
+            row = s.execute(
+                select(_QUESTIONS.c.answer, _QUESTIONS.c.method, _QUESTIONS.c.quotes)
+                .where(
+                    _QUESTIONS.c.card_id == card_id,
+                    _QUESTIONS.c.question_key == question_key,
+                    _QUESTIONS.c.cached.is_(False),
+                )
+                .order_by(_QUESTIONS.c.id)
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        quotes = tuple(Quote(text) for text in row.quotes or ())
+        return Answer(text=row.answer, method=row.method, quotes=quotes, cached=True)
+
+    def record_question(
+        self,
+        *,
+        card_id: int,
+        asker: str,
+        question: str,
+        question_key: str,
+        answer: Answer,
+        usage: Usage | None,
+        at: datetime,
+    ) -> None:
+        with self._session() as s:
+            s.execute(
+                insert(_QUESTIONS).values(
+                    card_id=card_id,
+                    asker=asker,
+                    question=question,
+                    question_key=question_key,
+                    answer=answer.text,
+                    method=answer.method,
+                    quotes=[q.text for q in answer.quotes],
+                    cached=answer.cached,
+                    model=usage.model if usage else None,
+                    input_tokens=usage.input_tokens if usage else 0,
+                    output_tokens=usage.output_tokens if usage else 0,
+                    cost_usd=usage.cost_usd if usage else 0.0,
+                    created_at=at,
+                )
+            )
+
+    # -- spend ---------------------------------------------------------------------------
+
+    def cost_since(self, since: datetime) -> float:
+        """Model spend (cards and answers) since ``since``, in USD: the daily budget's input."""
+        with self._session() as s:
+            cards = s.scalar(
+                select(func.coalesce(func.sum(_CARDS.c.cost_usd), 0.0)).where(
+                    _CARDS.c.created_at >= since
+                )
+            )
+            answers = s.scalar(
+                select(func.coalesce(func.sum(_QUESTIONS.c.cost_usd), 0.0)).where(
+                    _QUESTIONS.c.created_at >= since
+                )
+            )
+        return float(cards or 0.0) + float(answers or 0.0)
+
+    def usage_by_day(self, since: datetime) -> list[DayUsage]:
+        """Tokens, cost, cards by engine and questions per UTC day since ``since``.
+
+        Grouped in Python: the rows of a week are few, and it keeps the SQL the same on
+        SQLite and PostgreSQL.
+        """
+        days: dict[date, DayUsage] = {}
+
+        def day(at: datetime) -> DayUsage:
+            key = at.date()
+            return days.setdefault(key, DayUsage(day=key))
+
+        with self._session() as s:
+            cards = s.execute(
+                select(
+                    _CARDS.c.created_at,
+                    _CARDS.c.engine,
+                    _CARDS.c.input_tokens,
+                    _CARDS.c.output_tokens,
+                    _CARDS.c.cost_usd,
+                ).where(_CARDS.c.created_at >= since)
+            ).all()
+            questions = s.execute(
+                select(
+                    _QUESTIONS.c.created_at,
+                    _QUESTIONS.c.input_tokens,
+                    _QUESTIONS.c.output_tokens,
+                    _QUESTIONS.c.cost_usd,
+                ).where(_QUESTIONS.c.created_at >= since)
+            ).all()
+        for at, engine, tokens_in, tokens_out, cost in cards:
+            entry = day(at)
+            entry.cards_by_engine[engine] = entry.cards_by_engine.get(engine, 0) + 1
+            days[entry.day] = _add(entry, tokens_in, tokens_out, cost, questions=0)
+        for at, tokens_in, tokens_out, cost in questions:
+            entry = day(at)
+            days[entry.day] = _add(entry, tokens_in, tokens_out, cost, questions=1)
+        return [days[d] for d in sorted(days)]
+
+
+def _add(
+    entry: DayUsage, tokens_in: int, tokens_out: int, cost: float, *, questions: int
+) -> DayUsage:
+    return DayUsage(
+        day=entry.day,
+        input_tokens=entry.input_tokens + tokens_in,
+        output_tokens=entry.output_tokens + tokens_out,
+        cost_usd=entry.cost_usd + cost,
+        cards_by_engine=entry.cards_by_engine,
+        questions=entry.questions + questions,
+    )
