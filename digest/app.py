@@ -82,6 +82,7 @@ async def open_app(
             ledger=ledger,
             fetcher=fetcher,
             parse=parse_feed,
+            clock=clock,
             allow_private_networks=settings.allow_private_networks,
         )
         yield App(settings=settings, service=service, repo=repo)

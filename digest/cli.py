@@ -26,6 +26,7 @@ from digest.errors import ConfigError, DigestError, DuplicateFeed, InputError
 from digest.models import Feed, PollReport
 from digest.poller import summarize_reports
 from digest.sample_feeds import sample_feed_urls
+from digest.store.ledger import DayUsage
 
 T = TypeVar("T")
 log = logging.getLogger("digest")
@@ -273,6 +274,19 @@ async def cards_show(app: App, card_id: int, as_json: bool) -> None:
         terminal.console().print(terminal.card_panel(card))
 
 
+@main.command()
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 366))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@command
+async def usage(app: App, days: int, as_json: bool) -> None:
+    """Model tokens, cost and cards by engine: today and the last days (UTC)."""
+    rows = app.service.usage(days)
+    if as_json:
+        click.echo(json.dumps([_usage_json(r) for r in rows], indent=2))
+        return
+    terminal.console().print(terminal.usage_table(rows, days=days))
+
+
 # -- database --------------------------------------------------------------------------------
 
 
@@ -287,6 +301,17 @@ async def db_upgrade(app: App) -> None:
     """Apply database migrations (also done automatically at start)."""
     counts = app.repo.counts()
     click.echo("database is up to date: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+def _usage_json(row: DayUsage) -> dict[str, Any]:
+    return {
+        "day": row.day.isoformat(),
+        "input_tokens": row.input_tokens,
+        "output_tokens": row.output_tokens,
+        "cost_usd": round(row.cost_usd, 6),
+        "cards_by_engine": row.cards_by_engine,
+        "questions": row.questions,
+    }
 
 
 def _feed_json(feed: Feed) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, timedelta
 
 from digest.cardmaker import CardMaker
 from digest.errors import DuplicateFeed, InputError, InvalidFeedUrl
@@ -17,9 +18,9 @@ from digest.ingest.netguard import AddressPolicy, address_policy, check_url, is_
 from digest.models import Card, Feed, PollReport
 from digest.opml import parse_opml, to_opml
 from digest.poller import Poller
-from digest.ports import FeedParser, Fetcher
+from digest.ports import Clock, FeedParser, Fetcher
 from digest.sample_feeds import SAMPLE_PREFIX
-from digest.store.ledger import Ledger
+from digest.store.ledger import DayUsage, Ledger
 from digest.store.repository import Repository
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,10 @@ class DigestService:
         ledger: Ledger,
         fetcher: Fetcher,
         parse: FeedParser,
+        clock: Clock,
         allow_private_networks: bool = False,
     ) -> None:
+        self._clock = clock
         self.repo = repo
         self._allow_private = allow_private_networks
         self._poller = poller
@@ -131,6 +134,12 @@ class DigestService:
         """Write cards for stories that have none (oldest first, at most ``limit``); see
         ``digest.cardmaker``. Returns the new cards' ids."""
         return await self._cards.make_cards(limit)
+
+    def usage(self, days: int = 7) -> list[DayUsage]:
+        """Model use per UTC day for the last ``days`` days, today included (``digest
+        usage``)."""
+        today = self._clock.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return self.ledger.usage_by_day(today - timedelta(days=days - 1))
 
     def list_cards(self, limit: int = 20) -> list[Card]:
         return self.repo.list_cards(limit)

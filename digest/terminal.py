@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from digest.models import Card, Feed
+from digest.store.ledger import DayUsage
 
 DISCLAIMER = "Summary generated automatically ({engine} engine); read the original: {url}"
 
@@ -74,6 +75,54 @@ def cards_table(cards: Sequence[Card]) -> Table:
             c.engine,
         )
     return table
+
+
+def usage_table(rows: Sequence[DayUsage], *, days: int) -> Table:
+    """``digest usage``: one line per day with model use, then the period's total."""
+    table = Table(title=f"Model use, last {days} days (UTC)")
+    for column in (
+        "day",
+        "input tokens",
+        "output tokens",
+        "cost (USD)",
+        "cards by engine",
+        "questions",
+    ):
+        table.add_column(
+            column, justify="right" if "tokens" in column or "cost" in column else "left"
+        )
+    total_in = total_out = total_questions = 0
+    total_cost = 0.0
+    engines: dict[str, int] = {}
+    for row in rows:
+        table.add_row(
+            row.day.isoformat(),
+            f"{row.input_tokens:,}",
+            f"{row.output_tokens:,}",
+            f"{row.cost_usd:.4f}",
+            _engines(row.cards_by_engine),
+            str(row.questions),
+        )
+        total_in += row.input_tokens
+        total_out += row.output_tokens
+        total_cost += row.cost_usd
+        total_questions += row.questions
+        for engine, count in row.cards_by_engine.items():
+            engines[engine] = engines.get(engine, 0) + count
+    table.add_section()
+    table.add_row(
+        "total",
+        f"{total_in:,}",
+        f"{total_out:,}",
+        f"{total_cost:.4f}",
+        _engines(engines),
+        str(total_questions),
+    )
+    return table
+
+
+def _engines(counts: dict[str, int]) -> str:
+    return ", ".join(f"{engine} {n}" for engine, n in sorted(counts.items())) or "—"
 
 
 def format_time(value: datetime | None) -> str:

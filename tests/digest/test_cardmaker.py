@@ -1,0 +1,170 @@
+"""Card making: exactly one card per story, the daily budget, and model failures."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from digest.app import App, open_app
+from digest.cardmaker import BUDGET_ENGINE, CardMaker
+from digest.config import Settings
+from digest.errors import ModelError
+from digest.models import CardDraft, NewArticle, Story, Usage
+from digest.store.ledger import Ledger
+from digest.summarize.offline import OfflineEngine
+from tests.support.clock import FakeClock
+
+
+class PaidEngine:
+    """A stand-in for a model engine: an offline card with a price, counting its calls."""
+
+    name = "claude"
+
+    def __init__(self, cost: float = 0.01, fail: bool = False, delay: float = 0.0) -> None:
+        self.calls: list[int] = []
+        self.cost = cost
+        self.fail = fail
+        self.delay = delay
+        self._offline = OfflineEngine(["World", "General"])
+
+    async def make_card(self, story: Story, *, language: str | None = None) -> CardDraft:
+        self.calls.append(story.id)
+        await asyncio.sleep(self.delay)
+        if self.fail:
+            raise ModelError("overloaded", retry_after=30)
+        draft = await self._offline.make_card(story)
+        usage = Usage(model="fake-model", input_tokens=1000, output_tokens=200, cost_usd=self.cost)
+        return dataclasses.replace(draft, engine="claude", usage=usage, checked=True)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 11, 20, 23, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+async def app(db_settings: Settings, clock: FakeClock) -> AsyncIterator[App]:
+    async with open_app(db_settings, clock=clock) as application:
+        yield application
+
+
+def add_stories(app: App, count: int) -> None:
+    feed = app.repo.add_feed("https://example.com/feed.xml", "Example")
+    articles = [
+        NewArticle(
+            entry_key=f"e{n}",
+            url=f"https://example.com/{n}",
+            title=f"Story number {n} about topic {n * 7}",
+            author=None,
+            published_at=datetime(2026, 11, 20, 8, tzinfo=UTC),
+            text=f"Officials announced plan {n} on Monday. It will cost {n} million euros. "
+            "Critics said the plan could affect thousands of residents. Work starts in May.",
+            image_url=None,
+        )
+        for n in range(count)
+    ]
+    app.repo.store_entries(
+        feed.id,
+        articles,
+        _NoMatch(),
+        feed_title="Example",
+        etag=None,
+        last_modified=None,
+        next_poll_at=datetime(2026, 11, 21, tzinfo=UTC),
+    )
+
+
+class _NoMatch:
+    def find(self, feed_id: int, title: str, text: str) -> int | None:
+        return None
+
+    def add(self, story_id: int, feed_id: int, title: str, text: str) -> None:
+        pass
+
+
+def maker(app: App, settings: Settings, clock: FakeClock, engine: PaidEngine) -> CardMaker:
+    return CardMaker(
+        settings=settings,
+        repo=app.repo,
+        ledger=Ledger(app.repo.engine),
+        engine=engine,
+        offline=OfflineEngine(settings.categories),
+        clock=clock,
+    )
+
+
+async def test_two_makers_at_once_summarize_each_story_once(
+    app: App, db_settings: Settings, clock: FakeClock
+) -> None:
+    add_stories(app, 12)
+    first, second = PaidEngine(delay=0.01), PaidEngine(delay=0.01)
+    made = await asyncio.gather(
+        maker(app, db_settings, clock, first).make_cards(100),
+        maker(app, db_settings, clock, second).make_cards(100),
+    )
+    assert sorted(first.calls + second.calls) == sorted(s for s in range(1, 13))
+    assert len(made[0]) + len(made[1]) == 12
+    assert app.repo.counts()["cards"] == 12
+    # and again: nothing left to pay for
+    assert await maker(app, db_settings, clock, PaidEngine()).make_cards(100) == []
+
+
+async def test_the_daily_budget_switches_to_offline_cards_until_midnight(
+    app: App, db_settings: Settings, clock: FakeClock
+) -> None:
+    settings = db_settings.model_copy(update={"daily_budget_usd": 0.025})
+    add_stories(app, 5)
+    engine = PaidEngine(cost=0.01)
+    ids = await maker(app, settings, clock, engine).make_cards(100)
+    cards = [app.repo.get_card(i) for i in ids]
+    assert [c.engine for c in cards] == ["claude"] * 3 + [BUDGET_ENGINE] * 2
+    assert len(engine.calls) == 3
+    assert cards[0].usage is not None and cards[0].usage.cost_usd == pytest.approx(0.01)
+    assert cards[-1].usage is None
+    usage = app.service.usage(days=1)
+    assert usage[0].cards_by_engine == {"claude": 3, BUDGET_ENGINE: 2}
+    assert usage[0].cost_usd == pytest.approx(0.03)
+    assert usage[0].input_tokens == 3000
+
+    clock.advance(hours=1, minutes=1)  # past midnight UTC: a new day, a new budget
+    add_more = app.repo.add_feed("https://example.org/feed.xml")
+    app.repo.store_entries(
+        add_more.id,
+        [NewArticle("n", "https://example.org/n", "A new day", None, None, "Text. More.", None)],
+        _NoMatch(),
+        feed_title=None,
+        etag=None,
+        last_modified=None,
+        next_poll_at=clock.now() + timedelta(hours=1),
+    )
+    (new_id,) = await maker(app, settings, clock, engine).make_cards(100)
+    assert app.repo.get_card(new_id).engine == "claude"
+
+
+async def test_a_model_failure_leaves_stories_for_the_next_round(
+    app: App, db_settings: Settings, clock: FakeClock
+) -> None:
+    add_stories(app, 3)
+    failing = PaidEngine(fail=True)
+    assert await maker(app, db_settings, clock, failing).make_cards(100) == []
+    assert len(failing.calls) == 1  # the API is down: the rest of the round waits
+    assert app.repo.counts()["cards"] == 0
+    working = PaidEngine()
+    assert len(await maker(app, db_settings, clock, working).make_cards(100)) == 3
+
+
+async def test_a_claim_held_by_a_crashed_process_runs_out(
+    app: App, db_settings: Settings, clock: FakeClock
+) -> None:
+    add_stories(app, 2)
+    from digest.cardmaker import CLAIM_LEASE
+
+    claimed = app.repo.claim_stories_for_cards(limit=10, lease=CLAIM_LEASE)
+    assert len(claimed) == 2  # ...and this process dies without a card
+    assert await maker(app, db_settings, clock, PaidEngine()).make_cards(100) == []
+    clock.advance(seconds=CLAIM_LEASE.total_seconds() + 1)
+    assert len(await maker(app, db_settings, clock, PaidEngine()).make_cards(100)) == 2
