@@ -15,13 +15,9 @@ short message that names the host and never the URL's credentials.
 from __future__ import annotations
 
 import asyncio
-import re
-import zlib
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import TracebackType
 from typing import TypeVar
@@ -38,6 +34,13 @@ from digest.errors import (
     HttpStatusError,
     InvalidFeedUrl,
     TooManyRedirects,
+)
+from digest.ingest.body import (
+    ACCEPT_ENCODING,
+    BoundedDecoder,
+    conditional_headers,
+    parse_max_age,
+    parse_retry_after,
 )
 from digest.ingest.netguard import (
     AddressPolicy,
@@ -57,8 +60,6 @@ ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.8, text/xml;q=0.8, text/html;q=0.7, */*;q=0.1"
 )
-# Only what _BoundedDecoder can inflate under the size cap.
-ACCEPT_ENCODING = "gzip, deflate"
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _TIMEOUTS = (httpx.TimeoutException, httpcore.TimeoutException)
@@ -161,7 +162,7 @@ class HttpFetcher:
         4xx/5xx), or plain ``FetchError`` (not a URL, connection failed, broken response).
         """
         target = self._first_target(url)
-        headers = _conditional_headers(etag, last_modified)
+        headers = conditional_headers(etag, last_modified)
         async with self._all:
             return await self._follow(target, headers, etag, last_modified)
 
@@ -299,7 +300,7 @@ class HttpFetcher:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise BodyTooLarge(f"{host}: body is {declared} bytes, the limit is {limit}")
-        decoder = _BoundedDecoder(response.headers.get("content-encoding", ""), limit, host)
+        decoder = BoundedDecoder(response.headers.get("content-encoding", ""), limit, host)
         body = bytearray()
         # Raw bytes, decoded here: httpx's own decoder inflates a whole chunk at once, and
         # one 64 KiB chunk of a gzip bomb is tens of megabytes.
@@ -408,96 +409,6 @@ class _Budget:
             raise
         finally:
             self._remaining -= loop.time() - started
-
-
-class _BoundedDecoder:
-    """Undoes Content-Encoding while counting output bytes, raising ``BodyTooLarge`` as soon
-    as the count passes the limit. Each inflate step asks zlib for at most the room left
-    plus one byte, so memory stays bounded whatever the compression ratio."""
-
-    def __init__(self, content_encoding: str, limit: int, host: str) -> None:
-        codings = [c.strip().lower() for c in content_encoding.split(",")]
-        codings = [c for c in codings if c and c != "identity"]
-        if len(codings) > 1 or (codings and codings[0] not in {"gzip", "x-gzip", "deflate"}):
-            raise FetchError(f"{host}: unsupported content encoding {content_encoding!r}")
-        self._coding = codings[0] if codings else None
-        self._limit = limit
-        self._host = host
-        self._count = 0
-        self._started = False
-        wbits = zlib.MAX_WBITS | 16 if self._coding in {"gzip", "x-gzip"} else zlib.MAX_WBITS
-        self._inflater = zlib.decompressobj(wbits)
-
-    def decode(self, data: bytes) -> bytes:
-        if self._coding is None or not data:
-            return self._counted(data)
-        room = self._limit - self._count + 1
-        try:
-            out = self._inflater.decompress(data, room)
-        except zlib.error as e:
-            if self._coding != "deflate" or self._started:
-                raise FetchError(f"{self._host}: the compressed body is corrupt") from e
-            # Some servers send "deflate" as a bare deflate stream without the zlib header.
-            self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-            out = self._inflater.decompress(data, room)
-        self._started = True
-        return self._counted(out)
-
-    def flush(self) -> bytes:
-        return self._counted(self._inflater.flush() if self._coding else b"")
-
-    def _counted(self, out: bytes) -> bytes:
-        self._count += len(out)
-        if self._count > self._limit:
-            raise BodyTooLarge(f"{self._host}: body is larger than {self._limit} bytes")
-        return out
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP-date).
-
-    Called for every response; ``None`` when absent or unreadable, 0 for a past date.
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", value):
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def parse_max_age(cache_control: str | None) -> float | None:
-    """The ``max-age`` of a Cache-Control header, in seconds; ``None`` when absent."""
-    if not cache_control:
-        return None
-    match = re.search(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", cache_control, re.IGNORECASE)
-    return float(match.group(1)) if match else None
-
-
-def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    if (value := _header_value(etag)) is not None:
-        headers["If-None-Match"] = value
-    if (value := _header_value(last_modified)) is not None:
-        headers["If-Modified-Since"] = value
-    return headers
-
-
-def _header_value(value: str | None) -> str | None:
-    """A stored validator fit to send back: printable ASCII only (a stored value with a
-    newline or non-ASCII bytes would make httpx refuse the whole request)."""
-    if value is None:
-        return None
-    value = value.strip()
-    if not value or not all(" " <= c <= "~" for c in value):
-        return None
-    return value
 
 
 def _detail(error: BaseException, url: httpx.URL) -> str:

@@ -26,7 +26,8 @@ from digest.errors import (
     HttpStatusError,
     TooManyRedirects,
 )
-from digest.ingest.fetch import USER_AGENT, HttpFetcher, parse_max_age, parse_retry_after
+from digest.ingest.body import parse_max_age, parse_retry_after
+from digest.ingest.fetch import USER_AGENT, HttpFetcher
 from digest.ingest.netguard import IPAddress, is_blocked_ip
 from tests.support.http_server import (
     FakeResolver,
