@@ -17,7 +17,8 @@ from digest.ingest.extract import extract_article
 from digest.ingest.fetch import HttpFetcher
 from digest.ingest.parse import parse_feed
 from digest.poller import Poller
-from digest.ports import CardEngine, Clock, Fetcher, SystemClock
+from digest.ports import CardEngine, Clock, Fetcher, ModelAnswerer, SystemClock
+from digest.questions import QuestionDesk
 from digest.sample_feeds import SampleFetcher
 from digest.service import DigestService
 from digest.store.db import make_engine
@@ -40,6 +41,7 @@ async def open_app(
     *,
     fetcher: Fetcher | None = None,
     card_engine: CardEngine | None = None,
+    model_answerer: ModelAnswerer | None = None,
     clock: Clock | None = None,
     rng: random.Random | None = None,
 ) -> AsyncIterator[App]:
@@ -75,10 +77,19 @@ async def open_app(
             offline=offline,
             clock=clock,
         )
+        questions = QuestionDesk(
+            settings=settings,
+            repo=repo,
+            ledger=ledger,
+            clock=clock,
+            model=model_answerer,
+            within_budget=cards.within_budget,
+        )
         service = DigestService(
             repo=repo,
             poller=poller,
             cards=cards,
+            questions=questions,
             ledger=ledger,
             fetcher=fetcher,
             parse=parse_feed,

@@ -94,10 +94,14 @@ class CardMaker:
         language = self._settings.language
         if not self.uses_model:
             return await self._offline.make_card(story, language=language)
-        if self.spent_today() >= self._settings.daily_budget_usd:
+        if not self.within_budget():
             draft = await self._offline.make_card(story, language=language)
             return dataclasses.replace(draft, engine=BUDGET_ENGINE)
         return await self._engine.make_card(story, language=language)
+
+    def within_budget(self) -> bool:
+        """Whether today's model spend is still under the daily budget."""
+        return self.spent_today() < self._settings.daily_budget_usd
 
     def spent_today(self) -> float:
         midnight = (

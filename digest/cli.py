@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import getpass
 import json
 import logging
 import sys
@@ -272,6 +273,18 @@ async def cards_show(app: App, card_id: int, as_json: bool) -> None:
         click.echo(json.dumps(card.to_json(), indent=2, ensure_ascii=False))
     else:
         terminal.console().print(terminal.card_panel(card))
+
+
+@main.command()
+@click.argument("card_id", type=int)
+@click.argument("question")
+@click.option("--asker", default=None, help="Who asks (for the rate limit); default: cli:$USER.")
+@command
+async def ask(app: App, card_id: int, question: str, asker: str | None) -> None:
+    """Ask a follow-up question about a card, e.g. digest ask 3 "why does this matter?"."""
+    who = asker or f"cli:{getpass.getuser()}"
+    answer = await app.service.ask(card_id, question, who)
+    terminal.console().print(terminal.answer_text(answer))
 
 
 @main.command()

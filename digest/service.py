@@ -15,10 +15,11 @@ from digest.cardmaker import CardMaker
 from digest.errors import DuplicateFeed, InputError, InvalidFeedUrl
 from digest.ingest.identity import canonical_url
 from digest.ingest.netguard import AddressPolicy, address_policy, check_url, is_blocked_ip
-from digest.models import Card, Feed, PollReport
+from digest.models import Answer, Card, Feed, PollReport
 from digest.opml import parse_opml, to_opml
 from digest.poller import Poller
 from digest.ports import Clock, FeedParser, Fetcher
+from digest.questions import QuestionDesk
 from digest.sample_feeds import SAMPLE_PREFIX
 from digest.store.ledger import DayUsage, Ledger
 from digest.store.repository import Repository
@@ -40,6 +41,7 @@ class DigestService:
         repo: Repository,
         poller: Poller,
         cards: CardMaker,
+        questions: QuestionDesk,
         ledger: Ledger,
         fetcher: Fetcher,
         parse: FeedParser,
@@ -51,6 +53,7 @@ class DigestService:
         self._allow_private = allow_private_networks
         self._poller = poller
         self._cards = cards
+        self._questions = questions
         self.ledger = ledger
         self._fetcher = fetcher
         self._parse = parse
@@ -134,6 +137,10 @@ class DigestService:
         """Write cards for stories that have none (oldest first, at most ``limit``); see
         ``digest.cardmaker``. Returns the new cards' ids."""
         return await self._cards.make_cards(limit)
+
+    async def ask(self, card_id: int, question: str, asker: str) -> Answer:
+        """Answer a reader's follow-up question about a card; see ``digest.questions``."""
+        return await self._questions.ask(card_id, question, asker)
 
     def usage(self, days: int = 7) -> list[DayUsage]:
         """Model use per UTC day for the last ``days`` days, today included (``digest

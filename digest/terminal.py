@@ -14,7 +14,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from digest.models import Card, Feed
+from digest.models import Answer, Card, Feed
 from digest.store.ledger import DayUsage
 
 DISCLAIMER = "Summary generated automatically ({engine} engine); read the original: {url}"
@@ -75,6 +75,24 @@ def cards_table(cards: Sequence[Card]) -> Table:
             c.engine,
         )
     return table
+
+
+HOW_FOUND = {
+    "why_it_matters": "from the card's why-it-matters",
+    "faq": "from the card's FAQ",
+    "model": "from the article, by the model",
+    "extractive": "quoted from the article",
+    "not_covered": "the article does not cover this",
+}
+
+
+def answer_text(answer: Answer) -> Group:
+    """``digest ask``: the answer, how it was found, and its supporting quotes."""
+    how = HOW_FOUND.get(answer.method, answer.method) + (" (cached)" if answer.cached else "")
+    parts = [Text(answer.text), Text(""), Text(f"How: {how}", style="dim")]
+    if answer.method != "extractive":  # an extractive answer's text is its quotes already
+        parts += [Text(f"> {quote.text}", style="italic") for quote in answer.quotes]
+    return Group(*parts)
 
 
 def usage_table(rows: Sequence[DayUsage], *, days: int) -> Table:

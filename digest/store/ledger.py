@@ -80,7 +80,10 @@ class Ledger:
             ).first()
         if row is None:
             return None
-        quotes = tuple(Quote(text) for text in row.quotes or ())
+        quotes = tuple(
+            Quote(q["text"], q.get("source", "")) if isinstance(q, dict) else Quote(str(q))
+            for q in row.quotes or ()
+        )
         return Answer(text=row.answer, method=row.method, quotes=quotes, cached=True)
 
     def record_question(
@@ -103,7 +106,7 @@ class Ledger:
                     question_key=question_key,
                     answer=answer.text,
                     method=answer.method,
-                    quotes=[q.text for q in answer.quotes],
+                    quotes=[{"text": q.text, "source": q.source} for q in answer.quotes],
                     cached=answer.cached,
                     model=usage.model if usage else None,
                     input_tokens=usage.input_tokens if usage else 0,

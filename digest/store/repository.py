@@ -351,6 +351,11 @@ class Repository:
                 update(_STORIES).where(_STORIES.c.id == story_id).values(card_claimed_until=None)
             )
 
+    def story_text(self, story_id: int) -> str:
+        """The text a question about the story is answered from: every source's article,
+        the lead first, separated by blank lines."""
+        return "\n\n".join(article.text for article in self.get_story(story_id).articles)
+
     def save_card(
         self, story_id: int, draft: CardDraft, *, related: Sequence[int] = ()
     ) -> int | None:

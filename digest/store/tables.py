@@ -157,7 +157,7 @@ class QuestionRow(Base):
     question_key: Mapped[str] = mapped_column(String(64), nullable=False)  # normalised, hashed
     answer: Mapped[str] = mapped_column(Text, nullable=False)
     method: Mapped[str] = mapped_column(String(32), nullable=False)
-    quotes: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    quotes: Mapped[list[dict[str, str]]] = mapped_column(JSON, nullable=False, default=list)
     cached: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     model: Mapped[str | None] = mapped_column(String(64))
     input_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
