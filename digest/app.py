@@ -25,6 +25,9 @@ from digest.store.db import make_engine
 from digest.store.ledger import Ledger
 from digest.store.migrate import upgrade
 from digest.store.repository import Repository
+from digest.summarize.anthropic_answer import ClaudeAnswerer
+from digest.summarize.anthropic_client import build_client, model_for
+from digest.summarize.anthropic_engine import ClaudeEngine
 from digest.summarize.offline import OfflineEngine
 
 
@@ -52,6 +55,7 @@ async def open_app(
     clock = clock or SystemClock()
     db = make_engine(settings.database_url)
     http: HttpFetcher | None = None
+    client = None
     try:
         upgrade(db)
         if fetcher is None:
@@ -69,6 +73,13 @@ async def open_app(
         )
         ledger = Ledger(db)
         offline = OfflineEngine(settings.categories)
+        if card_engine is None and uses_claude(settings):
+            client = build_client(settings)  # once, shared by cards and answers
+            model = model_for(settings)
+            card_engine = ClaudeEngine(
+                client, model=model, categories=settings.categories, fallback=offline
+            )
+            model_answerer = model_answerer or ClaudeAnswerer(client, model=model)
         cards = CardMaker(
             settings=settings,
             repo=repo,
@@ -100,4 +111,13 @@ async def open_app(
     finally:
         if http is not None:
             await http.aclose()
+        if client is not None:
+            await client.close()
         db.dispose()
+
+
+def uses_claude(settings: Settings) -> bool:
+    """SUMMARIZER=anthropic, or auto with an API key."""
+    if settings.summarizer == "offline":
+        return False
+    return settings.anthropic_api_key is not None

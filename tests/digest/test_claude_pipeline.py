@@ -1,0 +1,102 @@
+"""The whole path with Claude: sample feeds → stories → cards from a fake Anthropic API,
+through the real SDK over HTTP, built by the composition root from settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import pytest
+from pydantic import SecretStr
+
+from digest.app import App, open_app
+from digest.config import Settings
+from digest.sample_feeds import sample_feed_urls
+from tests.support.fake_anthropic import FakeAnthropic, extractive_card, overloaded
+
+KEY = "sk-ant-test-0123456789-secret"
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeAnthropic]:
+    async with FakeAnthropic() as fake:
+        fake.responder = extractive_card
+        yield fake
+
+
+def claude_settings(settings: Settings, api: FakeAnthropic, **changes: object) -> Settings:
+    return settings.model_copy(
+        update={
+            "anthropic_api_key": SecretStr(KEY),
+            "anthropic_base_url": api.url,
+            "model_max_retries": 0,
+            **changes,
+        }
+    )
+
+
+async def load_samples(app: App) -> int:
+    for url in sample_feed_urls():
+        app.service.add_feed_unchecked(url)
+    reports = await app.service.poll()
+    return sum(r.new_stories for r in reports)
+
+
+async def test_each_story_costs_exactly_one_model_request(
+    settings: Settings, api: FakeAnthropic, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    config = claude_settings(settings, api)
+    async with open_app(config) as app:
+        stories = await load_samples(app)
+        made = await app.service.make_cards()
+        assert len(made) == stories
+        assert len(api.message_requests) == stories  # 1.00 request per unique story
+        assert await app.service.make_cards() == []
+        assert len(api.message_requests) == stories
+        cards = app.service.list_cards(limit=100)
+        assert {c.engine for c in cards} == {"claude"}
+        assert all(c.usage and c.usage.cost_usd > 0 for c in cards)
+        (today,) = app.service.usage(days=1)
+        assert today.cards_by_engine == {"claude": stories}
+        assert today.cost_usd == pytest.approx(sum(c.usage.cost_usd for c in cards if c.usage))
+        # an open question goes to the model once, then comes from the record
+        answer = await app.service.ask(cards[0].id, "Who is paying for this?", "telegram:1")
+        assert answer.method == "model" and answer.quotes
+        again = await app.service.ask(cards[0].id, "who is paying for this", "telegram:2")
+        assert again.cached and again.text == answer.text
+        assert len(api.message_requests) == stories + 1
+    assert api.message_requests[0].headers["Authorization"] == f"Bearer {KEY}"
+    assert KEY not in caplog.text
+
+
+async def test_past_the_budget_cards_are_offline_until_midnight(
+    settings: Settings, api: FakeAnthropic
+) -> None:
+    config = claude_settings(settings, api, daily_budget_usd=0.0)
+    async with open_app(config) as app:
+        stories = await load_samples(app)
+        await app.service.make_cards()
+        assert api.message_requests == []
+        engines = {c.engine for c in app.service.list_cards(limit=100)}
+        assert engines == {"offline-budget"}
+        assert app.repo.counts()["cards"] == stories
+
+
+async def test_an_overloaded_api_leaves_stories_for_the_next_round(
+    settings: Settings, api: FakeAnthropic
+) -> None:
+    api.script(overloaded())
+    config = claude_settings(settings, api)
+    async with open_app(config) as app:
+        stories = await load_samples(app)
+        assert await app.service.make_cards() == []
+        assert len(await app.service.make_cards()) == stories  # the API is back
+        assert {c.engine for c in app.service.list_cards(limit=100)} == {"claude"}
+
+
+async def test_without_a_key_everything_works_offline(settings: Settings) -> None:
+    async with open_app(settings) as app:
+        stories = await load_samples(app)
+        assert len(await app.service.make_cards()) == stories
+        assert {c.engine for c in app.service.list_cards(limit=100)} == {"offline"}
