@@ -28,6 +28,13 @@ log = logging.getLogger(__name__)
 
 # How far ahead a future-dated entry may be before its date is replaced by the time we saw it.
 FUTURE_TOLERANCE = timedelta(minutes=10)
+# Limits per poll of one feed: new entries stored, article pages fetched for full text.
+MAX_NEW_PER_POLL = 500
+MAX_PAGES_PER_POLL = 20
+# An article page larger than this is not worth extracting (the feed text is kept), and no
+# article keeps more text than this (a card needs the first few thousand characters).
+MAX_PAGE_BYTES = 3 * 1024 * 1024
+MAX_TEXT_CHARS = 100_000
 
 
 class Poller:
@@ -49,7 +56,7 @@ class Poller:
         self._extract = extract
         self._clock = clock
         self._rng = rng or random.Random()
-        self._index: StoryIndex | None = None
+        self._index: TrackedIndex | None = None
 
     async def poll(
         self,
@@ -61,8 +68,7 @@ class Poller:
     ) -> list[PollReport]:
         """Poll every due feed (every enabled feed with ``force``; only ``feed_ids`` when
         given) concurrently; the fetcher's limits bound the concurrency."""
-        lease = timedelta(seconds=self._settings.fetch_total_timeout * 4 + 60)
-        feeds = self._repo.claim_due_feeds(force=force, lease=lease, feed_ids=feed_ids)
+        feeds = self._repo.claim_due_feeds(force=force, lease=self.lease, feed_ids=feed_ids)
         if on_start:
             on_start(len(feeds))
         self._index = None  # rebuilt lazily: a cycle of 304s never needs it
@@ -75,35 +81,50 @@ class Poller:
 
         return list(await asyncio.gather(*(one(f) for f in feeds)))
 
+    @property
+    def lease(self) -> timedelta:
+        """How long a claimed feed stays ours: the feed's own fetch, then the article pages
+        (at most ``MAX_PAGES_PER_POLL``, ``fetch_per_host`` at a time), each within the total
+        timeout, with a minute to spare for parsing and storing."""
+        rounds = 1 + -(-MAX_PAGES_PER_POLL // self._settings.fetch_per_host)
+        return timedelta(seconds=self._settings.fetch_total_timeout * rounds + 60)
+
     async def _poll_feed(self, feed: Feed) -> PollReport:
         try:
-            result = await self._fetcher.fetch(
-                feed.url, etag=feed.etag, last_modified=feed.last_modified
-            )
-            if result.not_modified:
-                when = self._next_poll(result, None)
-                self._repo.record_not_modified(feed.id, next_poll_at=when)
-                return PollReport(feed.id, feed.url, "not_modified", next_poll_at=when)
-            parsed = self._parse(result.content, url=result.url, content_type=result.content_type)
-            articles = await self._new_articles(feed, parsed)
-            when = self._next_poll(result, parsed.ttl_minutes)
-            new_articles, new_stories = self._repo.store_entries(
-                feed.id,
-                articles,
-                self._story_index(),
-                feed_title=parsed.title,
-                etag=result.etag,
-                last_modified=result.last_modified,
-                next_poll_at=when,
-            )
+            return await self._poll_feed_or_raise(feed)
         except (FetchError, ParseError) as e:
             return self._failed(feed, e)
         except StorageError as e:
             self._index = None  # it may name stories of a rolled-back transaction
             log.error("storing feed %s failed: %s", feed.id, e)
             return self._failed(feed, e)
+        except Exception as e:  # a bug must cost one feed's poll, never the whole cycle
+            log.exception("polling feed %s failed unexpectedly", feed.id)
+            self._index = None
+            return self._failed(feed, DigestError(f"internal error: {type(e).__name__}"))
+
+    async def _poll_feed_or_raise(self, feed: Feed) -> PollReport:
+        result = await self._fetcher.fetch(
+            feed.url, etag=feed.etag, last_modified=feed.last_modified
+        )
+        if result.not_modified:
+            when = self._next_poll(result, None)
+            self._repo.record_not_modified(feed.id, next_poll_at=when)
+            return PollReport(feed.id, feed.url, "not_modified", next_poll_at=when)
+        parsed = self._parse(result.content, url=result.url, content_type=result.content_type)
+        articles = await self._new_articles(feed, parsed)
+        when = self._next_poll(result, parsed.ttl_minutes)
+        new_articles, new_stories = self._repo.store_entries(
+            feed.id,
+            articles,
+            self._story_index(),
+            feed_title=parsed.title,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            next_poll_at=when,
+        )
         if parsed.warning:
-            log.info("feed %s is malformed but readable: %s", feed.url, parsed.warning)
+            log.info("feed %s is malformed but readable: %s", feed.id, parsed.warning)
         return PollReport(feed.id, feed.url, "ok", new_articles, new_stories, next_poll_at=when)
 
     def _failed(self, feed: Feed, error: DigestError) -> PollReport:
@@ -124,10 +145,11 @@ class Poller:
             self._repo.record_failure(feed.id, error=message, next_poll_at=when, disable=disable)
         except StorageError as e:
             log.error("could not record the failure of feed %s: %s", feed.id, e)
+        # Feeds are named by id in logs: a feed URL may carry a private token.
         if disable:
-            log.warning("feed %s disabled after %d failures: %s", feed.url, failures, message)
+            log.warning("feed %s disabled after %d failures: %s", feed.id, failures, message)
         else:
-            log.info("feed %s failed (%d in a row): %s", feed.url, failures, message)
+            log.info("feed %s failed (%d in a row): %s", feed.id, failures, message)
         return PollReport(feed.id, feed.url, "error", error=message, next_poll_at=when)
 
     def _next_poll(self, result: FetchResult, ttl_minutes: int | None) -> datetime:
@@ -141,12 +163,15 @@ class Poller:
             rng=self._rng,
         )
 
-    def _story_index(self) -> StoryIndex:
+    def _story_index(self) -> TrackedIndex:
         if self._index is None:
-            index = StoryIndex()
+            index = TrackedIndex()
+            # Older articles are out of the window: catching up must not read them either.
+            index.seen_up_to = self._repo.newest_article_id()
             since = self._clock.now() - timedelta(hours=self._settings.cluster_window_hours)
-            for story_id, feed_id, title, text in self._repo.recent_articles(since):
+            for article_id, story_id, feed_id, title, text in self._repo.recent_articles(since):
                 index.add(story_id, feed_id, title, text)
+                index.seen_up_to = max(index.seen_up_to, article_id)
             self._index = index
         return self._index
 
@@ -158,9 +183,23 @@ class Poller:
             feed.id, [(article.entry_key, article.url) for article, _ in prepared]
         )
         fresh = [(a, e) for a, e in prepared if (a.entry_key, a.url) in unseen]
-        if self._settings.full_text:
-            return list(await asyncio.gather(*(self._with_full_text(a, e) for a, e in fresh)))
-        return [a for a, _ in fresh]
+        if len(fresh) > MAX_NEW_PER_POLL:  # feeds list newest first; the rest wait or go
+            log.info("feed %s: keeping %d of %d new entries", feed.id, MAX_NEW_PER_POLL, len(fresh))
+            fresh = fresh[:MAX_NEW_PER_POLL]
+        if not self._settings.full_text:
+            return [a for a, _ in fresh]
+        # A hostile feed of thousands of teasers must not make us fetch thousands of pages.
+        pages = iter(range(MAX_PAGES_PER_POLL))
+        return list(
+            await asyncio.gather(
+                *(
+                    self._with_full_text(a, e)
+                    if e.is_teaser and next(pages, None) is not None
+                    else _same(a)
+                    for a, e in fresh
+                )
+            )
+        )
 
     def _prepare(
         self, feed: Feed, entry: ParsedEntry, now: datetime
@@ -181,7 +220,7 @@ class Poller:
             title=entry.title,
             author=entry.author,
             published_at=published,
-            text=entry.text,
+            text=entry.text[:MAX_TEXT_CHARS],
             image_url=entry.image_url,
         )
         return article, entry
@@ -192,9 +231,13 @@ class Poller:
         try:
             page = await self._fetcher.fetch(entry.link)
         except FetchError as e:
-            log.info("full text of %s not fetched: %s", article.url, e)
+            log.info("full text not fetched, the feed's text is kept: %s", e)
             return article
-        extracted = self._extract(page.content, url=page.url)
+        if len(page.content) > MAX_PAGE_BYTES:
+            return article
+        # Extraction is CPU-bound (seconds for a huge page): off the event loop, so other
+        # feeds' fetches keep their timeouts.
+        extracted = await asyncio.to_thread(self._extract, page.content, url=page.url)
         if extracted is None or len(extracted.text) <= len(article.text):
             return article
         return NewArticle(
@@ -203,9 +246,21 @@ class Poller:
             title=article.title,
             author=article.author,
             published_at=article.published_at,
-            text=extracted.text,
+            text=extracted.text[:MAX_TEXT_CHARS],
             image_url=article.image_url or extracted.image_url,
         )
+
+
+async def _same(article: NewArticle) -> NewArticle:
+    return article
+
+
+class TrackedIndex(StoryIndex):
+    """A story index that knows the newest article it holds (see ``StoryMatcher``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen_up_to = 0
 
 
 def summarize_reports(reports: Sequence[PollReport]) -> dict[str, int]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 
 from digest.cardmaker import CardMaker
-from digest.errors import DuplicateFeed, InputError, InvalidFeedUrl
+from digest.errors import BlockedAddress, DuplicateFeed, InputError, InvalidFeedUrl
 from digest.ingest.identity import canonical_url
 from digest.ingest.netguard import AddressPolicy, address_policy, check_url, is_blocked_ip
 from digest.models import Answer, Card, Feed, PollReport
@@ -89,7 +89,7 @@ class DigestService:
                 result.added.append(self.repo.add_feed(self._normalize(item.url), item.title))
             except DuplicateFeed:
                 result.duplicates.append(item.url)
-            except InputError as e:
+            except (InputError, BlockedAddress) as e:  # one bad line must not stop the rest
                 result.invalid.append((item.url, str(e)))
         return result
 

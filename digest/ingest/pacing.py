@@ -25,20 +25,21 @@ def next_poll_at(
 ) -> datetime:
     """The time to poll this feed again.
 
-    After a success (``error is None``): ``poll_interval``, lengthened by the largest hint
+    After a success (``failures == 0`` and no ``error``): ``poll_interval``, lengthened by the largest hint
     the publisher gave (Retry-After, Cache-Control max-age, RSS ``<ttl>``). Hints only ever
     lengthen the wait: each says "not before", none asks to be polled faster.
 
-    After a failure: exponential backoff, ``poll_interval * 2 ** (failures - 1)`` where
-    ``failures`` counts this one too, or the error's Retry-After when that is longer.
+    After a failure of any kind (fetch, parse or storage: ``failures`` counts this one too):
+    exponential backoff, ``poll_interval * 2 ** (failures - 1)``, or a fetch error's
+    Retry-After when that is longer.
 
     Either way the delay gets ± ``poll_jitter`` jitter, so feeds added together drift apart
     (but never lands before a Retry-After), and is then clamped to [``poll_min_interval``,
     ``poll_max_interval``], so a hostile hint can neither hammer a server nor park a feed
     for good. Raises nothing.
     """
-    if error is not None:
-        retry_after = error.retry_after
+    if error is not None or failures > 0:
+        retry_after = error.retry_after if error is not None else None
         delay = _backoff(settings, max(failures, 1), retry_after)
     else:
         retry_after = result.retry_after if result is not None else None

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Engine, Table, delete, func, insert, select, update
+from sqlalchemy import Engine, Table, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,7 +30,13 @@ from digest.store.tables import ArticleRow, CardRow, FeedRow, StoryRow
 
 
 class StoryMatcher(Protocol):
-    """What the repository needs from the clustering index (``digest.ingest.cluster``)."""
+    """What the repository needs from the clustering index (``digest.ingest.cluster``).
+
+    ``seen_up_to`` is the highest article id the index holds: ``store_entries`` first adds
+    the articles other processes stored since, so every process clusters against them all.
+    """
+
+    seen_up_to: int
 
     def find(self, feed_id: int, title: str, text: str) -> int | None: ...
 
@@ -38,6 +44,8 @@ class StoryMatcher(Protocol):
 
 
 # Core tables, for bulk statements that need none of the ORM's per-row work.
+# Any constant: it only has to be the same in every process of this project.
+_STORY_LOCK_KEY = 7_419_305_119
 _FEEDS = cast(Table, FeedRow.__table__)
 _STORIES = cast(Table, StoryRow.__table__)
 _ARTICLES = cast(Table, ArticleRow.__table__)
@@ -207,6 +215,14 @@ class Repository:
         """
         now = self._clock.now()
         with self._session() as s:
+            # Story assignment is serialised across processes (PostgreSQL: an advisory lock;
+            # SQLite: the write lock, taken now by a no-op write) and starts by catching up
+            # with articles others stored, so two processes never split one event.
+            if s.get_bind().dialect.name == "postgresql":
+                s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _STORY_LOCK_KEY})
+            else:
+                s.execute(update(_FEEDS).where(_FEEDS.c.id == feed_id).values(id=feed_id))
+            _catch_up(s, matcher)
             keyed = [(url_hash(a.entry_key), url_hash(a.url), a) for a in articles]
             known = _known_hashes(s, feed_id, keyed)
             fresh = []
@@ -219,10 +235,13 @@ class Repository:
             # another article of the batch (stories never hold two articles of one feed), so
             # every story is decided before anything is written.
             same_url = _stories_with_urls(s, feed_id, [u for _, u, _ in fresh])
-            story_ids: list[int | None] = [
-                same_url.get(url_h) or matcher.find(feed_id, article.title, article.text)
-                for _, url_h, article in fresh
-            ]
+            story_ids: list[int | None] = []
+            taken: set[int] = set()  # a story takes one article of this feed, not two
+            for _, url_h, article in fresh:
+                found = same_url.get(url_h) or matcher.find(feed_id, article.title, article.text)
+                story_ids.append(None if found in taken else found)
+                if found is not None:
+                    taken.add(found)
             created = [i for i, story_id in enumerate(story_ids) if story_id is None]
             if created:
                 new_ids = s.execute(
@@ -238,8 +257,8 @@ class Repository:
             if joined:
                 s.execute(update(StoryRow).where(StoryRow.id.in_(joined)).values(updated_at=now))
             if fresh:
-                s.execute(
-                    insert(_ARTICLES),
+                inserted = s.execute(
+                    insert(_ARTICLES).returning(_ARTICLES.c.id, sort_by_parameter_order=True),
                     [
                         {
                             "feed_id": feed_id,
@@ -259,7 +278,9 @@ class Repository:
                             fresh, story_ids, strict=True
                         )
                     ],
-                )
+                ).scalars()
+                # Under the lock nobody else inserts articles, so these are the newest ids.
+                matcher.seen_up_to = max(matcher.seen_up_to, *inserted)
             s.execute(
                 update(_FEEDS)
                 .where(_FEEDS.c.id == feed_id)
@@ -287,15 +308,23 @@ class Repository:
             known = _known_hashes(s, feed_id, hashed)
         return {pair for e_h, u_h, pair in hashed if e_h not in known and u_h not in known}
 
-    def recent_articles(self, since: datetime) -> Iterator[tuple[int, int, str, str]]:
-        """(story_id, feed_id, title, text) of articles stored since ``since``; the poller
-        builds its clustering index from these."""
+    def newest_article_id(self) -> int:
+        with self._session() as s:
+            return int(s.scalar(select(func.max(_ARTICLES.c.id))) or 0)
+
+    def recent_articles(self, since: datetime) -> Iterator[tuple[int, int, int, str, str]]:
+        """(article_id, story_id, feed_id, title, text) of articles stored since ``since``,
+        in id order; the poller builds its clustering index from these."""
         with self._session() as s:
             query = select(
-                ArticleRow.story_id, ArticleRow.feed_id, ArticleRow.title, ArticleRow.text
-            ).where(ArticleRow.created_at >= since)
-            for row in s.execute(query.order_by(ArticleRow.id)):
-                yield row.story_id, row.feed_id, row.title, row.text
+                _ARTICLES.c.id,
+                _ARTICLES.c.story_id,
+                _ARTICLES.c.feed_id,
+                _ARTICLES.c.title,
+                _ARTICLES.c.text,
+            ).where(_ARTICLES.c.created_at >= since)
+            for row in s.execute(query.order_by(_ARTICLES.c.id)):
+                yield row.id, row.story_id, row.feed_id, row.title, row.text
 
     # -- stories and cards ---------------------------------------------------------------
 
@@ -464,6 +493,24 @@ def _known_hashes(s: Session, feed_id: int, keyed: Sequence[tuple[str, str, obje
         for e, u in rows:
             known.update((e, u))
     return known
+
+
+def _catch_up(s: Session, matcher: StoryMatcher) -> None:
+    """Add to ``matcher`` the articles stored (by any process) since it was last told."""
+    rows = s.execute(
+        select(
+            _ARTICLES.c.id,
+            _ARTICLES.c.story_id,
+            _ARTICLES.c.feed_id,
+            _ARTICLES.c.title,
+            _ARTICLES.c.text,
+        )
+        .where(_ARTICLES.c.id > matcher.seen_up_to)
+        .order_by(_ARTICLES.c.id)
+    )
+    for article_id, story_id, feed_id, title, body in rows:
+        matcher.add(story_id, feed_id, title, body)
+        matcher.seen_up_to = article_id
 
 
 def _stories_with_urls(s: Session, feed_id: int, url_hashes: Sequence[str]) -> dict[str, int]:

@@ -79,6 +79,8 @@ def add_stories(app: App, count: int) -> None:
 
 
 class _NoMatch:
+    seen_up_to = 0
+
     def find(self, feed_id: int, title: str, text: str) -> int | None:
         return None
 

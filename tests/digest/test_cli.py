@@ -95,11 +95,13 @@ def test_opml_import_and_export(run, tmp_path: Path) -> None:  # type: ignore[no
         '<outline text="One" xmlUrl="https://one.example.com/rss"/>'
         '<outline text="One again" xmlUrl="https://ONE.example.com/rss#x"/>'
         '<outline text="Bad" xmlUrl="ftp://bad.example.com/rss"/>'
+        '<outline text="Private" xmlUrl="http://10.0.0.1/rss"/>'
+        '<outline text="Two" xmlUrl="https://two.example.com/rss"/>'
         "</body></opml>"
     )
     result = run("feeds", "import", str(opml))
     assert result.exit_code == 0, result.output
-    assert "imported 1 feeds; 1 already present; 1 invalid" in result.output
+    assert "imported 2 feeds; 1 already present; 2 invalid" in result.output
     exported = run("feeds", "export").output
     assert 'xmlUrl="https://one.example.com/rss"' in exported
 

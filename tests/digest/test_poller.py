@@ -3,6 +3,7 @@ stories → cards, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -318,3 +319,144 @@ async def test_adding_the_same_feed_twice_is_a_clear_error(
     with pytest.raises(DuplicateFeed, match="already added"):
         await app.service.add_feed(server.url("/feed.xml#top"))
     assert len(app.service.list_feeds()) == 1
+
+
+class PoisonFetcher:
+    """Delegates to the real fetcher, but one URL makes it raise what no fetcher should."""
+
+    def __init__(self, inner: object, poison: str) -> None:
+        self._inner = inner
+        self._poison = poison
+
+    async def fetch(self, url: str, **kwargs: object) -> object:
+        if url == self._poison:
+            raise UnicodeError("label too long")
+        return await self._inner.fetch(url, **kwargs)  # type: ignore[attr-defined]
+
+
+async def test_an_unexpected_error_costs_one_feed_not_the_cycle(
+    db_settings: Settings, server: LocalHttpServer, clock: FakeClock
+) -> None:
+    from digest.ingest.fetch import HttpFetcher
+
+    settings = db_settings.model_copy(update={"allow_private_networks": True})
+    server.route("/good.xml", body=rss("Good", [item("g", "Fine", "https://g.example.com/1")]))
+    async with HttpFetcher(settings) as http:
+        fetcher = PoisonFetcher(http, server.url("/bad.xml"))
+        async with open_app(settings, clock=clock, fetcher=fetcher) as app:  # type: ignore[arg-type]
+            app.service.add_feed_unchecked(server.url("/bad.xml"))
+            app.service.add_feed_unchecked(server.url("/good.xml"))
+            reports = {r.url: r for r in await app.service.poll()}
+            assert reports[server.url("/good.xml")].status == "ok"
+            bad = reports[server.url("/bad.xml")]
+            assert bad.status == "error" and bad.error == "internal error: UnicodeError"
+            stored = next(f for f in app.service.list_feeds() if f.url == server.url("/bad.xml"))
+            assert stored.consecutive_failures == 1  # recorded, claim released
+
+
+async def test_parse_failures_back_off_too(
+    app: App, server: LocalHttpServer, clock: FakeClock
+) -> None:
+    server.route(
+        "/page", body=b"<!doctype html><html><body>Hi</body></html>", content_type="text/html"
+    )
+    await app.service.add_feed(server.url("/page"), check=False)
+    gaps = []
+    for _ in range(3):
+        (report,) = await app.service.poll(force=True)
+        assert report.next_poll_at is not None
+        gaps.append(report.next_poll_at - clock.now())
+    assert gaps[0] < gaps[1] < gaps[2]
+
+
+async def test_two_processes_join_one_event_into_one_story(
+    db_settings: Settings, server: LocalHttpServer, clock: FakeClock
+) -> None:
+    settings = db_settings.model_copy(update={"allow_private_networks": True})
+    server.route(
+        "/a.xml",
+        body=rss(
+            "Harbour Times",
+            [
+                item(
+                    "x1",
+                    "Port Elling approves plan to dredge main shipping channel",
+                    "https://ht.example.com/dredge",
+                )
+            ],
+        ),
+    )
+    server.slow(
+        "/b.xml",
+        delay=1.0,
+        body=rss(
+            "Coast Courier",
+            [
+                item(
+                    "y9",
+                    "Port Elling approves dredging plan for main shipping channel",
+                    "https://cc.example.org/news/77",
+                )
+            ],
+        ),
+    )
+    server.route("/other.xml", body=rss("Other", [item("e", "Unrelated", "https://e.example/1")]))
+    async with open_app(settings, clock=clock) as first, open_app(settings, clock=clock) as second:
+        a = first.service.add_feed_unchecked(server.url("/a.xml"))
+        b = first.service.add_feed_unchecked(server.url("/b.xml"))
+        other = first.service.add_feed_unchecked(server.url("/other.xml"))
+        # The second process's cycle builds its story index (storing /other.xml) while
+        # /b.xml is still on its way; the first process stores /a.xml meanwhile.
+        cycle = asyncio.create_task(second.service.poll(feed_ids=[other.id, b.id]))
+        while first.repo.counts()["articles"] == 0:  # noqa: ASYNC110 - a row, not an event
+            await asyncio.sleep(0.02)
+        await first.service.poll(feed_ids=[a.id])
+        reports = {r.feed_id: r for r in await cycle}
+        assert reports[b.id].new_stories == 0  # it caught up before choosing a story
+        stories = first.repo.stories_without_cards()
+        assert sorted(len(s.articles) for s in stories) == [1, 2]
+
+
+async def test_one_feed_never_puts_two_articles_in_one_story(
+    app: App, server: LocalHttpServer
+) -> None:
+    server.route(
+        "/one.xml",
+        body=rss(
+            "Harbour Times",
+            [
+                item(
+                    "x1",
+                    "Port Elling approves plan to dredge main shipping channel",
+                    "https://ht.example.com/dredge",
+                )
+            ],
+        ),
+    )
+    server.route(
+        "/two.xml",
+        body=rss(
+            "Coast Courier",
+            [
+                item(
+                    "y1",
+                    "Port Elling approves dredging plan for main shipping channel",
+                    "https://cc.example.org/1",
+                ),
+                item(
+                    "y2",
+                    "Port Elling approves plan for dredging of main shipping channel",
+                    "https://cc.example.org/2",
+                ),
+            ],
+        ),
+    )
+    await app.service.add_feed(server.url("/one.xml"))
+    await app.service.poll()
+    await app.service.add_feed(server.url("/two.xml"))
+    await app.service.poll()
+    stories = app.repo.stories_without_cards()
+    for story in stories:
+        feeds = [a.feed_id for a in story.articles]
+        assert len(feeds) == len(set(feeds))
+    assert app.repo.counts()["articles"] == 3

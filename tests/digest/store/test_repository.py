@@ -22,6 +22,7 @@ class TitleMatcher:
 
     def __init__(self) -> None:
         self.stories: dict[str, tuple[int, set[int]]] = {}
+        self.seen_up_to = 0
 
     def find(self, feed_id: int, title: str, text: str) -> int | None:
         found = self.stories.get(title)
