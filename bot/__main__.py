@@ -35,6 +35,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
                     log.info("poll round: %s, %d new cards", totals, len(cards))
             except DigestError as e:
                 log.error("poll round failed: %s", e)
+            except Exception:  # a bug in one round must not stop the worker for good
+                log.exception("poll round failed unexpectedly")
             with contextlib.suppress(TimeoutError):  # the tick passed: poll again
                 await asyncio.wait_for(stop.wait(), timeout=settings.worker_tick)
 

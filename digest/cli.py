@@ -26,7 +26,7 @@ from digest.config import Settings, load_settings
 from digest.errors import ConfigError, DigestError, DuplicateFeed, InputError
 from digest.models import Feed, PollReport
 from digest.poller import summarize_reports
-from digest.sample_feeds import sample_feed_urls
+from digest.sample_feeds import NoNetwork, SampleFetcher, sample_feed_urls
 from digest.store.ledger import DayUsage
 
 T = TypeVar("T")
@@ -53,13 +53,25 @@ def setup_logging(level: str) -> None:
 
 
 def _fail(message: str, code: int = 1) -> None:
-    terminal.console(stderr=True).print(f"error: {message}", markup=False)
+    # Plain echo, not rich: one line however narrow the terminal (or pipe) is.
+    click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
 
 def command(func: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T | None]:
     """Run an async command with the app open, turning expected errors into one line."""
+    return _command(func, offline=False)
 
+
+def offline_command(func: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T | None]:
+    """Like ``command``, with an app that cannot reach the network nor use a model: only
+    the bundled sample feeds are served, and cards are written offline."""
+    return _command(func, offline=True)
+
+
+def _command(
+    func: Callable[..., Coroutine[Any, Any, T]], *, offline: bool
+) -> Callable[..., T | None]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> T | None:
         try:
@@ -69,6 +81,10 @@ def command(func: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T | No
             return None
 
         async def run() -> T:
+            if offline:
+                demo = settings.model_copy(update={"full_text": False, "summarizer": "offline"})
+                async with open_app(demo, fetcher=SampleFetcher(NoNetwork())) as app:
+                    return await func(app, *args, **kwargs)
             async with open_app(settings) as app:
                 return await func(app, *args, **kwargs)
 
@@ -97,7 +113,7 @@ def main() -> None:
 
 @main.command()
 @click.option("--limit", default=6, show_default=True, help="How many cards to print in full.")
-@command
+@offline_command
 async def demo(app: App, limit: int) -> None:
     """Subscribe to the bundled sample feeds, poll them offline, print the cards."""
     out = terminal.console()

@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
-        if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+        if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
             raise ValueError("must start with sqlite:/// or postgresql://")
         return value
 
@@ -144,6 +144,9 @@ class Settings(BaseSettings):
         return None
 
 
+_SECRET_SETTINGS = frozenset({"DATABASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"})
+
+
 def env_name(field_name: str) -> str:
     """The environment variable that sets ``field_name``."""
     aliases = {
@@ -166,13 +169,17 @@ def load_settings(**overrides: Any) -> Settings:
     """
     try:
         return Settings(**overrides)
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"the .env file is not UTF-8 text ({e.reason})") from None
     except ValidationError as e:
         err = e.errors()[0]
         loc = err.get("loc") or ()
         if loc:
             name = env_name(str(loc[0]))
             got = err.get("input")
-            shown = f" (got {got!r})" if isinstance(got, str | int | float) else ""
+            # Never echo what may hold a secret: URLs carry passwords, keys are keys.
+            secret = name in _SECRET_SETTINGS
+            shown = f" (got {got!r})" if isinstance(got, str | int | float) and not secret else ""
             msg = err["msg"].removeprefix("Value error, ")
             raise ConfigError(f"setting {name}: {msg}{shown}") from None
         raise ConfigError(f"settings: {err['msg'].removeprefix('Value error, ')}") from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from importlib import resources
 
-from digest.errors import HttpStatusError
+from digest.errors import FetchError, HttpStatusError
 from digest.models import FetchResult
 from digest.ports import Fetcher
 
@@ -22,6 +22,16 @@ def sample_feed_urls() -> list[str]:
     folder = resources.files("digest") / "samples"
     names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".xml"))
     return [SAMPLE_PREFIX + name for name in names]
+
+
+class NoNetwork:
+    """A ``Fetcher`` that refuses everything: what ``SampleFetcher`` wraps in the demo, so
+    the demo is offline by construction, not because no sample entry needs a page."""
+
+    async def fetch(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResult:
+        raise FetchError("the offline demo serves only the bundled sample feeds")
 
 
 class SampleFetcher:

@@ -164,6 +164,10 @@ def check_url(url: str, *, is_blocked: AddressPolicy = is_blocked_ip) -> None:
         raise UnsupportedScheme(f"only http and https URLs can be fetched, not {parts.scheme}:")
     if not host:
         raise InvalidFeedUrl("not a URL: it has no host")
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        raise InvalidFeedUrl("not a URL: the host name is not valid") from None
     address = _literal_address(host)
     if address is not None:
         if is_blocked(address):
@@ -206,7 +210,12 @@ async def system_resolver(host: str, port: int) -> list[str]:
     when the name does not resolve.
     """
     loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    try:
+        infos = await loop.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        )
+    except UnicodeError as e:  # a label over 63 characters, a broken xn-- label, ...
+        raise socket.gaierror(socket.EAI_NONAME, f"not a valid host name: {e}") from e
     found: list[str] = []
     for _family, _type, _proto, _name, sockaddr in infos:
         address = str(sockaddr[0])

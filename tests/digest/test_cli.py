@@ -149,3 +149,10 @@ def test_card_text_is_never_read_as_terminal_markup() -> None:
     assert "[bold red]Ignore[/bold red] this" in text
     assert "[link=https://evil.example.com]Src[/link]" in text
     assert "[blink]tags[/blink]" in text
+
+
+def test_an_unusable_database_path_is_one_line(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("cards", "list", env={"DATABASE_URL": "sqlite:////proc/no/such/digest.db"})
+    assert result.exit_code == 1
+    assert result.output.startswith("error: cannot create the folder for the SQLite file")
+    assert len(result.output.strip().splitlines()) == 1

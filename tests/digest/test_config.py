@@ -66,3 +66,22 @@ def test_a_wrong_setting_gives_one_line_naming_it(
     text = str(info.value)
     assert message in text
     assert "\n" not in text
+
+
+def test_secret_settings_are_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "mysql://digest:hunter2@db/digest")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert "hunter2" not in str(info.value)
+    assert str(info.value).startswith("setting DATABASE_URL: must start with")
+
+
+def test_postgres_urls_in_their_short_form_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgres://digest:pw@db/digest")
+    assert load_settings().database_url == "postgres://digest:pw@db/digest"
+
+
+def test_a_dotenv_that_is_not_utf8_is_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes("DIGEST_LANGUAGE=Fran\xe7ais\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"the \.env file is not UTF-8"):
+        load_settings()

@@ -304,3 +304,8 @@ async def test_system_resolver_resolves_localhost() -> None:
     found = await system_resolver("localhost", 80)
     assert found
     assert all(ipaddress.ip_address(a).is_loopback for a in found)
+
+
+def test_a_malformed_host_name_is_an_invalid_url() -> None:
+    with pytest.raises(InvalidFeedUrl, match="host name is not valid"):
+        check_url("http://" + "a" * 64 + ".example.com/feed")
