@@ -28,7 +28,9 @@ from digest.store.repository import Repository
 from digest.summarize.anthropic_answer import ClaudeAnswerer
 from digest.summarize.anthropic_client import build_client, model_for
 from digest.summarize.anthropic_engine import ClaudeEngine
+from digest.summarize.claims import unsupported_terms
 from digest.summarize.offline import OfflineEngine
+from digest.summarize.related import related_cards
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +79,11 @@ async def open_app(
             client = build_client(settings)  # once, shared by cards and answers
             model = model_for(settings)
             card_engine = ClaudeEngine(
-                client, model=model, categories=settings.categories, fallback=offline
+                client,
+                model=model,
+                categories=settings.categories,
+                fallback=offline,
+                claim_check=unsupported_terms,
             )
             model_answerer = model_answerer or ClaudeAnswerer(client, model=model)
         cards = CardMaker(
@@ -87,6 +93,7 @@ async def open_app(
             engine=card_engine or offline,
             offline=offline,
             clock=clock,
+            related=related_cards,
         )
         questions = QuestionDesk(
             settings=settings,

@@ -22,7 +22,7 @@ from datetime import UTC, timedelta
 from digest.config import Settings
 from digest.errors import ModelError
 from digest.models import Card, CardDraft, Story
-from digest.ports import CardEngine, Clock
+from digest.ports import BatchCardEngine, CardEngine, Clock
 from digest.store.ledger import Ledger
 from digest.store.repository import Repository
 
@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 BUDGET_ENGINE = "offline-budget"
 # Long enough for a model request with its retries; a crashed process's claim runs out.
 CLAIM_LEASE = timedelta(minutes=10)
+# Message Batches: used for a backlog of at least BATCH_MIN stories when DIGEST_USE_BATCHES
+# is on; a batch is given up after BATCH_MAX_WAIT, and its stories stay claimed meanwhile.
+BATCH_MIN = 10
+BATCH_MAX_WAIT = 2 * 3600.0
+BATCH_LEASE = timedelta(seconds=BATCH_MAX_WAIT + 1800)
 # How many recent cards "Related" looks among.
 RELATED_POOL = 300
 
@@ -63,12 +68,17 @@ class CardMaker:
 
     async def make_cards(self, limit: int) -> list[int]:
         """Cards for up to ``limit`` stories that have none; returns the new cards' ids."""
-        stories = self._repo.claim_stories_for_cards(limit=limit, lease=CLAIM_LEASE)
+        batching = self._batching()
+        lease = BATCH_LEASE if batching else CLAIM_LEASE
+        stories = self._repo.claim_stories_for_cards(limit=limit, lease=lease)
         made: list[int] = []
         recent = self._recent_cards() if self._related and stories else []
+        batched: dict[int, CardDraft] = {}
+        if batching and len(stories) >= BATCH_MIN and self.within_budget():
+            batched = await self._batch(stories)
         for index, story in enumerate(stories):
             try:
-                draft = await self._draft(story)
+                draft = batched.get(story.id) or await self._draft(story)
             except ModelError as e:
                 log.warning(
                     "model unavailable, %d stories wait for the next round: %s",
@@ -89,6 +99,25 @@ class CardMaker:
                 if self._related:
                     recent.insert(0, self._repo.get_card(card_id))
         return made
+
+    def _batching(self) -> bool:
+        return self._settings.use_batches and isinstance(self._engine, BatchCardEngine)
+
+    async def _batch(self, stories: list[Story]) -> dict[int, CardDraft]:
+        """Drafts from one Message Batch (half price); stories it could not do are left out
+        and take the single-request path below."""
+        assert isinstance(self._engine, BatchCardEngine)
+        try:
+            drafts = await self._engine.make_cards_batch(
+                stories,
+                language=self._settings.language,
+                poll_interval=self._settings.batch_poll_interval,
+                max_wait=BATCH_MAX_WAIT,
+            )
+        except ModelError as e:
+            log.warning("batch of %d stories failed, trying one by one: %s", len(stories), e)
+            return {}
+        return drafts
 
     async def _draft(self, story: Story) -> CardDraft:
         language = self._settings.language

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from digest.models import (
     Card,
@@ -50,6 +51,23 @@ class CardEngine(Protocol):
     name: str
 
     async def make_card(self, story: Story, *, language: str | None = None) -> CardDraft: ...
+
+
+@runtime_checkable
+class BatchCardEngine(CardEngine, Protocol):
+    """A card engine that can also write many cards in one cheaper, slower batch.
+
+    Returns story id → draft; a story left out could not be done and is retried later.
+    """
+
+    async def make_cards_batch(
+        self,
+        stories: Sequence[Story],
+        *,
+        language: str | None = None,
+        poll_interval: float = ...,
+        max_wait: float = ...,
+    ) -> dict[int, CardDraft]: ...
 
 
 class ModelAnswerer(Protocol):

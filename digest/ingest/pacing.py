@@ -25,9 +25,9 @@ def next_poll_at(
 ) -> datetime:
     """The time to poll this feed again.
 
-    After a success (``failures == 0`` and no ``error``): ``poll_interval``, lengthened by the largest hint
-    the publisher gave (Retry-After, Cache-Control max-age, RSS ``<ttl>``). Hints only ever
-    lengthen the wait: each says "not before", none asks to be polled faster.
+    After a success (``failures == 0`` and no ``error``): ``poll_interval``, lengthened by
+    the largest hint the publisher gave (Retry-After, Cache-Control max-age, RSS ``<ttl>``).
+    Hints only ever lengthen the wait: each says "not before", none asks to be polled faster.
 
     After a failure of any kind (fetch, parse or storage: ``failures`` counts this one too):
     exponential backoff, ``poll_interval * 2 ** (failures - 1)``, or a fetch error's

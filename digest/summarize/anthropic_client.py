@@ -5,9 +5,12 @@ Who calls what:
 
 * the composition root calls ``build_client(settings)`` once and hands the client to
   ``ClaudeEngine`` and ``ClaudeAnswerer``, with ``model_for(settings)`` as their model;
-* the engine and the answerer call ``request_json``, which makes one Messages API request
-  (the SDK retries 408/409/429/5xx and connection errors itself, ``model_max_retries``
-  times, honouring ``retry-after``) and raises ``ModelError`` when it still fails.
+* the engine and the answerer call ``request_json`` (or ``json_params`` then
+  ``request_params``), which makes one Messages API request (the SDK retries
+  408/409/429/5xx and connection errors itself, ``model_max_retries`` times, honouring
+  ``retry-after``) and raises ``ModelError`` when it still fails;
+* the batch runner (``anthropic_batches``) sends the same ``json_params`` as batch items
+  and reads each answer with ``reply_from_message(..., batch=True)``.
 
 Error mapping (``model_error``), after the SDK's own retries::
 
@@ -33,7 +36,8 @@ from dataclasses import dataclass
 from typing import get_args
 
 import anthropic
-from anthropic.types import Model, TextBlock
+from anthropic.types import Message, Model, TextBlock
+from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
 
 from digest.config import Settings
 from digest.errors import ConfigError, ModelError
@@ -114,6 +118,23 @@ class Reply:
 LONGEST_WAIT = 300.0
 
 
+def json_params(
+    *, model: str, system: str, user: str, schema: dict[str, object], max_tokens: int
+) -> MessageCreateParamsNonStreaming:
+    """The Messages API parameters of one request whose answer must follow ``schema``
+    (structured outputs): sent as is by ``request_params``, or as one item of a batch.
+
+    No tools are offered and no sampling parameters are sent (newer models refuse them).
+    """
+    return {
+        "model": model,
+        "max_tokens": max_tokens,
+        "system": system,
+        "messages": [{"role": "user", "content": user}],
+        "output_config": {"format": {"type": "json_schema", "schema": schema}},
+    }
+
+
 async def request_json(
     client: anthropic.AsyncAnthropic,
     *,
@@ -123,28 +144,36 @@ async def request_json(
     schema: dict[str, object],
     max_tokens: int,
 ) -> Reply:
-    """One Messages API request whose answer must follow ``schema`` (structured outputs).
+    """One Messages API request whose answer must follow ``schema`` (see ``json_params``).
+    Raises ``ModelError`` (see the module docstring)."""
+    params = json_params(
+        model=model, system=system, user=user, schema=schema, max_tokens=max_tokens
+    )
+    return await request_params(client, params)
 
-    No tools are offered and no sampling parameters are sent (newer models refuse them).
-    The text blocks of the answer are joined; thinking blocks, which some models return
-    first, are skipped. Raises ``ModelError`` (see the module docstring).
-    """
+
+async def request_params(
+    client: anthropic.AsyncAnthropic, params: MessageCreateParamsNonStreaming
+) -> Reply:
+    """One Messages API request with ``params``, at the standard price. Raises
+    ``ModelError`` (see the module docstring)."""
     try:
         # The SDK sleeps as long as any Retry-After asks, however long; a worker must not.
         async with asyncio.timeout(LONGEST_WAIT):
-            message = await client.messages.create(
-                model=model,
-                max_tokens=max_tokens,
-                system=system,
-                messages=[{"role": "user", "content": user}],
-                output_config={"format": {"type": "json_schema", "schema": schema}},
-            )
+            message = await client.messages.create(**params)
     except anthropic.APIError as e:
         raise model_error(e, client.api_key) from e
     except TimeoutError as e:
         raise ModelError(
             f"the model API did not answer within {LONGEST_WAIT:.0f} s, retries included"
         ) from e
+    return reply_from_message(message, str(params["model"]))
+
+
+def reply_from_message(message: Message, model: str, *, batch: bool = False) -> Reply:
+    """The ``Reply`` in an API ``message``, priced for ``model`` (at the Message Batches
+    price when ``batch``). The text blocks are joined; thinking blocks, which some models
+    return first, are skipped."""
     text = "".join(block.text for block in message.content if isinstance(block, TextBlock))
     # No prompt caching is requested, so the cache counts are normally zero; if a proxy
     # caches anyway, its tokens are still input we pay for.
@@ -155,7 +184,7 @@ async def request_json(
         model=model,
         input_tokens=tokens_in,
         output_tokens=tokens_out,
-        cost_usd=pricing.cost_usd(model, tokens_in, tokens_out),
+        cost_usd=pricing.cost_usd(model, tokens_in, tokens_out, batch=batch),
         requests=1,
     )
     return Reply(text=text, stop_reason=message.stop_reason, usage=usage)

@@ -23,6 +23,11 @@ and called by the card maker through ``CardEngine.make_card``. What one call doe
 fallback card: the failed attempts were paid for). API failures that outlast the SDK's
 retries raise ``ModelError`` (``digest.summarize.anthropic_client``), so the caller can
 leave the story for a later round instead of giving it a worse card.
+
+Bulk work goes through ``make_cards_batch`` (``digest.summarize.anthropic_batches``): the
+same requests (``card_params``) as items of one Message Batch at half price, each answer
+then taken through the rest of the steps above as if it were the first attempt
+(``complete_card``).
 """
 
 from __future__ import annotations
@@ -32,12 +37,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import anthropic
+from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
 
 from digest.errors import InvalidModelOutput, ModelError
 from digest.models import CardDraft, Story, Usage
 from digest.ports import CardEngine
-from digest.summarize import prompts, validate
-from digest.summarize.anthropic_client import Reply, request_json
+from digest.summarize import anthropic_batches, prompts, validate
+from digest.summarize.anthropic_client import Reply, json_params, request_params
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +87,35 @@ class ClaudeEngine:
 
     async def make_card(self, story: Story, *, language: str | None = None) -> CardDraft:
         """The card for ``story`` in ``language`` (``None``: the story's own language)."""
+        return await self.complete_card(story, None, language=language)
+
+    async def make_cards_batch(
+        self,
+        stories: Sequence[Story],
+        *,
+        language: str | None = None,
+        poll_interval: float = anthropic_batches.POLL_INTERVAL,
+        max_wait: float = anthropic_batches.MAX_WAIT,
+    ) -> dict[int, CardDraft]:
+        """Cards for many stories through one Message Batch at half price: story id ->
+        draft. See ``anthropic_batches.make_cards_batch``."""
+        return await anthropic_batches.make_cards_batch(
+            self,
+            self._client,
+            stories,
+            language=language,
+            poll_interval=poll_interval,
+            max_wait=max_wait,
+        )
+
+    async def complete_card(
+        self, story: Story, first: Reply | None, *, language: str | None = None
+    ) -> CardDraft:
+        """``make_card``, with ``first`` as the answer to its first request when that
+        request was already made (a batch item of ``card_params(story, language=...)``);
+        ``None`` makes every request here."""
         source = prompts.source_text(story)
-        draft, usage = await self._first_valid_card(story, source, language)
+        draft, usage = await self._first_valid_card(story, source, language, first)
         if draft is None:
             card = await self._fallback.make_card(story, language=language)
             return replace(card, engine=FALLBACK_ENGINE, usage=usage)
@@ -96,14 +129,18 @@ class ClaudeEngine:
     # -- steps ------------------------------------------------------------------------------
 
     async def _first_valid_card(
-        self, story: Story, source: str, language: str | None
+        self, story: Story, source: str, language: str | None, first: Reply | None
     ) -> tuple[CardDraft | None, Usage]:
-        """Up to two requests; the first card that passes validation, and their usage."""
+        """Up to two answers (``first``, when given, is the first); the first card that
+        passes validation, and their usage."""
         usage: Usage | None = None
         rejected: str | None = None
         max_tokens = self._max_tokens
         for attempt in (1, 2):
-            reply = await self._ask(story, language, max_tokens, rejected_because=rejected)
+            if attempt == 1 and first is not None:
+                reply = first
+            else:
+                reply = await self._ask(story, language, max_tokens, rejected_because=rejected)
             usage = reply.usage if usage is None else usage + reply.usage
             try:
                 return self._parse(reply, story, source, language), usage
@@ -180,6 +217,26 @@ class ClaudeEngine:
         rejected_because: str | None = None,
         unsupported_terms: Sequence[str] = (),
     ) -> Reply:
+        params = self.card_params(
+            story,
+            language=language,
+            max_tokens=max_tokens,
+            rejected_because=rejected_because,
+            unsupported_terms=unsupported_terms,
+        )
+        return await request_params(self._client, params)
+
+    def card_params(
+        self,
+        story: Story,
+        *,
+        language: str | None = None,
+        max_tokens: int | None = None,
+        rejected_because: str | None = None,
+        unsupported_terms: Sequence[str] = (),
+    ) -> MessageCreateParamsNonStreaming:
+        """The Messages API parameters of one card request: sent alone by ``make_card``, or
+        as a batch item by ``make_cards_batch`` (first attempts only, so with the defaults)."""
         user = prompts.card_request(
             story,
             self._categories,
@@ -187,13 +244,12 @@ class ClaudeEngine:
             rejected_because=rejected_because,
             unsupported_terms=unsupported_terms,
         )
-        return await request_json(
-            self._client,
+        return json_params(
             model=self._model,
             system=prompts.card_system_prompt(),
             user=user,
             schema=self._schema,
-            max_tokens=max_tokens,
+            max_tokens=self._max_tokens if max_tokens is None else max_tokens,
         )
 
     def _parse(self, reply: Reply, story: Story, source: str, language: str | None) -> CardDraft:

@@ -170,3 +170,43 @@ async def test_a_claim_held_by_a_crashed_process_runs_out(
     assert await maker(app, db_settings, clock, PaidEngine()).make_cards(100) == []
     clock.advance(seconds=CLAIM_LEASE.total_seconds() + 1)
     assert len(await maker(app, db_settings, clock, PaidEngine()).make_cards(100)) == 2
+
+
+async def test_cards_know_related_cards_on_the_same_subject(app: App) -> None:
+    feed = app.repo.add_feed("https://example.com/feed.xml", "Example")
+    texts = {
+        "Port Elling approves harbour dredging plan": "The harbour authority of Port Elling "
+        "approved dredging of the main channel. The harbour dredging will cost 48 million "
+        "euros. Shipping companies welcomed the harbour plan.",
+        "Court challenge filed against Port Elling harbour dredging": "Environmental groups "
+        "filed a court challenge against the Port Elling harbour dredging. They say dredging "
+        "the harbour channel harms birds. The harbour authority will defend the plan.",
+        "Rovers win the national cup final": "Port Amsel Rovers won the national cup final "
+        "on Sunday. The striker scored twice. Fans celebrated in the old town.",
+    }
+    articles = [
+        NewArticle(
+            f"k{n}",
+            f"https://example.com/{n}",
+            title,
+            None,
+            datetime(2026, 11, 20, 8, n, tzinfo=UTC),
+            text,
+            None,
+        )
+        for n, (title, text) in enumerate(texts.items())
+    ]
+    app.repo.store_entries(
+        feed.id,
+        articles,
+        _NoMatch(),
+        feed_title=None,
+        etag=None,
+        last_modified=None,
+        next_poll_at=datetime(2026, 11, 21, tzinfo=UTC),
+    )
+    await app.service.make_cards()
+    cards = {c.title: c for c in app.service.list_cards(limit=10)}
+    dredging, court, cup = (cards[t] for t in texts)
+    assert court.related == (dredging.id,)  # made after it, on the same subject
+    assert cup.related == ()

@@ -100,3 +100,24 @@ async def test_without_a_key_everything_works_offline(settings: Settings) -> Non
         stories = await load_samples(app)
         assert len(await app.service.make_cards()) == stories
         assert {c.engine for c in app.service.list_cards(limit=100)} == {"offline"}
+
+
+async def test_a_backlog_goes_through_one_message_batch_at_half_price(
+    settings: Settings, api: FakeAnthropic
+) -> None:
+    config = claude_settings(settings, api, use_batches=True, batch_poll_interval=0.01)
+    async with open_app(config) as app:
+        stories = await load_samples(app)
+        assert stories >= 10  # enough for a batch
+        made = await app.service.make_cards()
+        assert len(made) == stories
+        creates = [
+            r for r in api.requests if r.method == "POST" and r.path == "/v1/messages/batches"
+        ]
+        assert len(creates) == 1
+        assert len(creates[0].json["requests"]) == stories
+        assert api.message_requests == []  # every item came back valid and checked
+        cards = app.service.list_cards(limit=100)
+        assert {c.engine for c in cards} == {"claude"}
+        assert all(c.checked for c in cards)
+

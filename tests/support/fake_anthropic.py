@@ -28,7 +28,9 @@ Message Batches: ``POST /v1/messages/batches`` scripts every item at creation; `
 /v1/messages/batches/{id}`` shows ``in_progress`` for ``batch_polls`` polls, then ``ended``
 with the counts and an absolute ``results_url`` whose ``GET`` streams the ``.jsonl``
 results (in reverse order, as the real API promises no order); ``POST .../cancel`` and
-``GET /v1/messages/batches`` (list) work too. Shapes follow ``anthropic.types.Message``,
+``GET /v1/messages/batches`` (list) work too. ``fail_batch_api("create", overloaded())``
+makes the next call(s) to one batch endpoint (``create``, ``retrieve``, ``cancel``,
+``results``) answer with those API errors instead. Shapes follow ``anthropic.types.Message``,
 ``anthropic.types.messages.MessageBatch`` and ``MessageBatchIndividualResponse``.
 
 For the card engine's tests: ``SAMPLE_ARTICLE`` and answers about it, ``card_reply`` (valid),
@@ -271,6 +273,7 @@ class FakeAnthropic:
         # Answers requests once the script is used up (benchmarks, whole-pipeline tests).
         self.responder: Callable[[dict[str, Any]], Reply] | None = None
         self._batches: dict[str, _Batch] = {}
+        self._batch_failures: dict[str, list[Reply]] = {}
         self._ids = itertools.count(1)
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -315,6 +318,25 @@ class FakeAnthropic:
     def script(self, *replies: Reply) -> None:
         """Queue answers; each message request (or batch item) takes the next one."""
         self._script.extend(replies)
+
+    def fail_batch_api(self, endpoint: str, *replies: Reply) -> None:
+        """Answer the next calls to a batch ``endpoint`` ("create", "retrieve", "cancel" or
+        "results") with ``replies`` (API errors), one each, before anything else."""
+        if endpoint not in {"create", "retrieve", "cancel", "results"}:
+            raise ValueError(f"no batch endpoint {endpoint!r}")
+        self._batch_failures.setdefault(endpoint, []).extend(replies)
+
+    @property
+    def batch_requests(self) -> list[SeenRequest]:
+        """Every request to a ``/v1/messages/batches`` endpoint, in order."""
+        return [r for r in self.requests if r.path.startswith("/v1/messages/batches")]
+
+    def _batch_failure(self, endpoint: str) -> web.Response | None:
+        replies = self._batch_failures.get(endpoint)
+        if not replies:
+            return None
+        reply = replies.pop(0)
+        return _error(reply.status, reply.error_type, reply.error_message, reply.headers)
 
     @property
     def pending(self) -> int:
@@ -381,6 +403,9 @@ class FakeAnthropic:
         body, problem = await self._read(request)
         if problem is not None:
             return problem
+        failure = self._batch_failure("create")
+        if failure is not None:
+            return failure
         items = body.get("requests") if isinstance(body, dict) else None
         if not isinstance(items, list) or not items:
             return _error(400, "invalid_request_error", "requests: must be a non-empty list")
@@ -413,6 +438,9 @@ class FakeAnthropic:
 
     async def _get_batch(self, request: web.Request) -> web.StreamResponse:
         self._record(request, None)
+        failure = self._batch_failure("retrieve")
+        if failure is not None:
+            return failure
         batch = self._batches.get(request.match_info["id"])
         if batch is None:
             return _error(404, "not_found_error", "no such batch")
@@ -433,6 +461,9 @@ class FakeAnthropic:
 
     async def _cancel_batch(self, request: web.Request) -> web.StreamResponse:
         self._record(request, None)
+        failure = self._batch_failure("cancel")
+        if failure is not None:
+            return failure
         batch = self._batches.get(request.match_info["id"])
         if batch is None:
             return _error(404, "not_found_error", "no such batch")
@@ -442,6 +473,9 @@ class FakeAnthropic:
 
     async def _batch_results(self, request: web.Request) -> web.StreamResponse:
         self._record(request, None)
+        failure = self._batch_failure("results")
+        if failure is not None:
+            return failure
         batch = self._batches.get(request.match_info["id"])
         if batch is None:
             return _error(404, "not_found_error", "no such batch")
