@@ -51,3 +51,18 @@ def test_export_round_trips_titles_with_markup() -> None:
 def test_malformed_opml_is_a_clear_error(data: bytes, message: str) -> None:
     with pytest.raises(OpmlError, match=message.replace("(", r"\(")):
         parse_opml(data)
+
+
+def test_a_doctype_hidden_in_utf16_is_refused_too() -> None:
+    document = (
+        '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
+        '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><opml><body>'
+        '<outline xmlUrl="https://x.example.com/&b;"/></body></opml>'
+    ).encode("utf-16")
+    with pytest.raises(OpmlError, match="DOCTYPE"):
+        parse_opml(document)
+
+
+def test_utf16_opml_without_a_doctype_reads_fine() -> None:
+    document = '<opml version="2.0"><body><outline xmlUrl="https://x.example.com/f"/></body></opml>'
+    assert parse_opml(document.encode("utf-16")) == [OpmlFeed("https://x.example.com/f", None)]
