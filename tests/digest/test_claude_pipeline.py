@@ -3,8 +3,12 @@ through the real SDK over HTTP, built by the composition root from settings."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -121,3 +125,35 @@ async def test_a_backlog_goes_through_one_message_batch_at_half_price(
         assert {c.engine for c in cards} == {"claude"}
         assert all(c.checked for c in cards)
 
+
+async def test_digest_poll_makes_checked_claude_cards(
+    settings: Settings, api: FakeAnthropic, tmp_path: Path
+) -> None:
+    """The command an operator runs, in its own process, against the fake API."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "ANTHROPIC_"))}
+    env.update(
+        DATABASE_URL=settings.database_url,
+        ANTHROPIC_API_KEY=KEY,
+        ANTHROPIC_BASE_URL=api.url,
+        DIGEST_MODEL_MAX_RETRIES="0",
+    )
+    async with open_app(settings) as app:
+        for url in sample_feed_urls():
+            app.service.add_feed_unchecked(url)
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "digest"),
+        "poll",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, err.decode()
+    assert "new cards" in out.decode()
+    assert KEY not in out.decode() + err.decode()
+    async with open_app(settings) as app:
+        cards = app.service.list_cards(limit=100)
+    assert cards and {c.engine for c in cards} == {"claude"}
+    assert all(c.checked for c in cards)
+    assert len(api.message_requests) == len(cards)
