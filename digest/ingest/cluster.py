@@ -26,7 +26,7 @@ all of them.
 
 from __future__ import annotations
 
-import heapq
+import functools
 import math
 import re
 import sys
@@ -43,6 +43,7 @@ TEXT_CONTAINMENT = 0.5
 TEXT_SHARED_TOKENS = 2  # a rewritten headline of a wire story still names the same things
 TEXT_WORDS = 60  # syndicated copies agree most near the top; later text is edited more
 SHINGLE_WORDS = 4
+SHORT_HEAD = TEXT_WORDS * 8  # characters: 60 words of English news usually fit
 MIN_SHINGLES = 9  # below this (12 words) a text says too little to be compared
 SKETCH_SIZE = 8  # smallest shingle hashes indexed per article (bottom-k sketch)
 BOILERPLATE_STORIES = 5  # a sketch hash in more stories than this is boilerplate
@@ -55,7 +56,6 @@ COMMON_TOKEN_SHARE = 0.005
 SCAN_LIMIT_FACTOR = 4
 
 _WORD = re.compile(r"[^\W_]+(?:[.,'’][^\W_]+)*")
-_POSSESSIVE = re.compile(r"['’]s$")
 _DIGIT = re.compile(r"\d")
 _STOPWORDS = frozenset(
     "a about after against amid an and are as at be been but by can could did do does for from"  # noqa: SIM905
@@ -72,6 +72,22 @@ _KEEP = frozenset({"news", "series", "species", "gas", "bias", "always", "perhap
 class _Title:
     tokens: tuple[str, ...]  # a tuple costs a third of a frozenset; articles keep many
     distinctive: tuple[str, ...]  # the tokens that name something: names, acronyms, numbers
+
+
+@dataclass(frozen=True, slots=True)
+class _Analysis:
+    """An article's title and text as find() and add() use them, worked out once."""
+
+    title: _Title
+    tokens: frozenset[str]  # title.tokens as a set: find() intersects it with every candidate
+    shingles: frozenset[int]
+    ordered: array[int]  # the shingles sorted: what add() keeps, and the sketch is its start
+
+    @property
+    def sketch(self) -> list[int]:
+        """The ``SKETCH_SIZE`` smallest hashes: near-duplicate texts share some of them with
+        high probability (a bottom-k sketch), so they are the text index's keys."""
+        return self.ordered[:SKETCH_SIZE].tolist()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,15 +113,18 @@ class StoryIndex:
         self._sketch_more: dict[int, list[int]] = {}
         # The repository calls find() for a feed's new articles and then add() for the same
         # ones: remembering the analyses of the last batch halves the index's work in a poll.
-        self._recent: dict[tuple[str, str], tuple[_Title, frozenset[int]]] = {}
+        self._recent: dict[tuple[str, str], _Analysis] = {}
 
-    def _analyse(self, title: str, text: str) -> tuple[_Title, frozenset[int]]:
+    def _analyse(self, title: str, text: str) -> _Analysis:
         key = (title, text)
         found = self._recent.get(key)
         if found is None:
             if len(self._recent) >= ANALYSIS_CACHE:
                 self._recent.clear()
-            found = self._recent[key] = (_analyse_title(title), _shingles(text))
+            parsed, shingles = _analyse_title(title), _shingles(text)
+            found = self._recent[key] = _Analysis(
+                parsed, frozenset(parsed.tokens), shingles, array("q", sorted(shingles))
+            )
         return found
 
     def __len__(self) -> int:
@@ -115,13 +134,14 @@ class StoryIndex:
     def add(self, story_id: int, feed_id: int, title: str, text: str) -> None:
         """Register an article as part of ``story_id``. Called by the poller when it builds the
         index and by the repository after it stores an article. Never raises."""
-        parsed, shingles = self._analyse(title, text)
+        analysis = self._analyse(title, text)
+        # The array is shared with the analysis cache; neither ever changes it.
         self._articles.setdefault(story_id, []).append(
-            _Article(feed_id, parsed, array("q", sorted(shingles)))
+            _Article(feed_id, analysis.title, analysis.ordered)
         )
-        for token in parsed.tokens:
+        for token in analysis.title.tokens:
             self._by_token.setdefault(token, set()).add(story_id)
-        for value in _sketch(shingles):
+        for value in analysis.sketch:
             first = self._sketch_first.setdefault(value, story_id)
             if first != story_id:
                 more = self._sketch_more.setdefault(value, [])
@@ -135,10 +155,15 @@ class StoryIndex:
         are two stories. Of several matching stories the best-scoring one wins. Called by the
         repository for each new article. Never raises.
         """
-        query, shingles = self._analyse(title, text)
-        sketch = _sketch(shingles)
+        analysis = self._analyse(title, text)
+        query, tokens, shingles, sketch = (
+            analysis.title,
+            analysis.tokens,
+            analysis.shingles,
+            analysis.sketch,
+        )
         # Boilerplate text (shared by many stories) must not make unrelated stories one.
-        common = sum(len(self._sketch_stories(v)) > BOILERPLATE_STORIES for v in sketch)
+        common = sum(self._is_boilerplate(v) for v in sketch)
         if common * 2 >= len(sketch):
             shingles, sketch = frozenset(), []
         limit = max(COMMON_TOKEN_MIN, COMMON_TOKEN_SHARE * len(self._articles))
@@ -152,9 +177,9 @@ class StoryIndex:
             for article in articles:
                 score = 0.0
                 if story_id in by_title:
-                    score = self._title_score(query, article.title, limit)
+                    score = self._title_score(query, tokens, article.title, limit)
                 if not score and story_id in by_text:
-                    score = _text_score(query, shingles, article)
+                    score = _text_score(tokens, shingles, article)
                 scores[story_id] = max(score, scores.get(story_id, 0.0))
         best = max(scores.items(), key=lambda item: (item[1], item[0]), default=None)
         return best[0] if best and best[1] > 0 else None
@@ -170,7 +195,7 @@ class StoryIndex:
             return set()
         # Plain Jaccard >= 1/2 means sharing at least half of the query's tokens.
         need = max(MIN_SHARED_TOKENS, math.ceil(len(tokens) * TITLE_JACCARD))
-        hits: Counter[int] = Counter()
+        postings: list[set[int]] = []
         for token in tokens:
             stories = self._by_token.get(token)
             if stories is None:
@@ -178,28 +203,46 @@ class StoryIndex:
             if len(stories) > SCAN_LIMIT_FACTOR * limit:
                 need -= 1
             else:
-                hits.update(stories)
+                postings.append(stories)
         need = max(2, need)
+        if len(postings) < need:
+            return set()
+        # A story in `need` of the postings is in one of the len - need + 1 smallest: only
+        # those are counted in full, the others only where they meet a story found so far.
+        # (Counting every posting cost a quarter of find() in a busy index.)
+        postings.sort(key=len)
+        seeds = len(postings) - need + 1
+        hits: Counter[int] = Counter()
+        for stories in postings[:seeds]:
+            hits.update(stories)
+        for stories in postings[seeds:]:
+            hits.update(hits.keys() & stories)  # iterates the smaller of the two
         return {story for story, count in hits.items() if count >= need}
 
     def _text_candidates(self, sketch: list[int]) -> set[int]:
         """Stories with an article whose text sketch shares a value with ``sketch``."""
         found: set[int] = set()
         for value in sketch:
-            stories = self._sketch_stories(value)
-            if len(stories) <= BOILERPLATE_STORIES:
-                found.update(stories)
+            first = self._sketch_first.get(value)
+            if first is None:
+                continue
+            more = self._sketch_more.get(value, ())
+            if len(more) < BOILERPLATE_STORIES:  # else boilerplate: no story through it
+                found.add(first)
+                found.update(more)
         return found
 
-    def _sketch_stories(self, value: int) -> list[int]:
-        first = self._sketch_first.get(value)
-        if first is None:
-            return []
-        return [first, *self._sketch_more.get(value, ())]
+    def _is_boilerplate(self, value: int) -> bool:
+        """Whether a sketch value is in more than ``BOILERPLATE_STORIES`` stories. add() keeps
+        the first story apart and caps the others at that number, so only a full list is."""
+        return len(self._sketch_more.get(value, ())) >= BOILERPLATE_STORIES
 
-    def _title_score(self, query: _Title, title: _Title, limit: float) -> float:
-        """Weighted Jaccard of two titles; 0 unless they are near-duplicates."""
-        shared = frozenset(query.tokens).intersection(title.tokens)
+    def _title_score(
+        self, query: _Title, tokens: frozenset[str], title: _Title, limit: float
+    ) -> float:
+        """Weighted Jaccard of two titles (``tokens`` is ``query.tokens`` as a set); 0 unless
+        they are near-duplicates."""
+        shared = tokens.intersection(title.tokens)
         if len(shared) < MIN_SHARED_TOKENS:
             return 0.0
         union = shared.union(query.tokens, title.tokens)
@@ -217,13 +260,13 @@ class StoryIndex:
         return min(1.0, math.sqrt(limit / max(1, len(self._by_token.get(token, ())))))
 
 
-def _text_score(query: _Title, shingles: frozenset[int], article: _Article) -> float:
+def _text_score(tokens: frozenset[str], shingles: frozenset[int], article: _Article) -> float:
     """Containment of the smaller shingle set in the larger; 0 below the threshold or when the
     titles share fewer than ``TEXT_SHARED_TOKENS`` tokens (a guard against boilerplate not yet
     seen in enough stories to be recognised)."""
     if not shingles or len(article.shingles) < MIN_SHINGLES:
         return 0.0
-    if len(frozenset(query.tokens).intersection(article.title.tokens)) < TEXT_SHARED_TOKENS:
+    if len(tokens.intersection(article.title.tokens)) < TEXT_SHARED_TOKENS:
         return 0.0
     overlap = len(shingles.intersection(article.shingles))
     containment = overlap / min(len(shingles), len(article.shingles))
@@ -252,7 +295,7 @@ def _analyse_title(title: str) -> _Title:
         if not token:
             continue
         tokens.add(token)
-        if _DIGIT.search(word):
+        if not word.isalpha() and _DIGIT.search(word):  # isalpha(): no regex for most words
             distinctive.add(token)
         elif all_caps or not word[0].isalpha():
             continue
@@ -263,9 +306,14 @@ def _analyse_title(title: str) -> _Title:
     return _Title(tuple(tokens), tuple(distinctive))
 
 
+# Titles reuse a small vocabulary, so tokens are remembered: half the cost of _analyse_title.
+# The bound keeps a long-running process's cache at a few MB.
+@functools.lru_cache(maxsize=16384)
 def _token(word: str) -> str | None:
     """The normalised token of one word, or None for a stopword."""
-    word = _POSSESSIVE.sub("", word.casefold())
+    word = word.casefold()
+    if word.endswith(("'s", "’s")):  # a possessive (words never hold a newline for $ to skip)
+        word = word[:-2]
     if not word or word in _STOPWORDS:
         return None
     return _stem(word)
@@ -290,15 +338,23 @@ def _stem(word: str) -> str:
 def _shingles(text: str) -> frozenset[int]:
     """Hashes of the 4-word shingles of the first ``TEXT_WORDS`` words (stopwords kept: word
     order is the signal). Python's ``hash`` is salted per process; the index never leaves it."""
-    # Only the start is used; 30 characters a word is plenty even for long compounds.
-    head = unicodedata.normalize("NFKC", text[: TEXT_WORDS * 30]).casefold()
-    words = _WORD.findall(head)[:TEXT_WORDS]
+    words = _first_words(text)
     if len(words) - SHINGLE_WORDS + 1 < MIN_SHINGLES:
         return frozenset()
     return frozenset(map(hash, zip(*(words[i:] for i in range(SHINGLE_WORDS)), strict=False)))
 
 
-def _sketch(shingles: frozenset[int]) -> list[int]:
-    """The ``SKETCH_SIZE`` smallest hashes: near-duplicate texts share some of them with high
-    probability (a bottom-k sketch), so they are the text index's keys."""
-    return heapq.nsmallest(SKETCH_SIZE, shingles)
+def _first_words(text: str) -> list[str]:
+    """The first ``TEXT_WORDS`` words of ``text``, NFKC-normalised and case-folded.
+
+    Only the start is read; 30 characters a word is plenty even for long compounds. _WORD costs
+    about 12 ns a character, so a window of ``SHORT_HEAD`` characters is tried first. When it
+    holds more than ``TEXT_WORDS`` words, its first ``TEXT_WORDS`` are those of the long window:
+    a word ends where the next characters cannot continue it, and those lie before the next
+    word, so before the cut. (Normalisation can only differ from the cut's last starter on.)
+    """
+    words = _WORD.findall(unicodedata.normalize("NFKC", text[:SHORT_HEAD]).casefold())
+    if len(words) <= TEXT_WORDS and len(text) > SHORT_HEAD:
+        head = text[: TEXT_WORDS * 30]
+        words = _WORD.findall(unicodedata.normalize("NFKC", head).casefold())
+    return words[:TEXT_WORDS]

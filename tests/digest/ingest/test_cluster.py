@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from digest.ingest.cluster import BOILERPLATE_STORIES, StoryIndex
+import unicodedata
+
+import pytest
+
+from digest.ingest import cluster as cluster_module
+from digest.ingest.cluster import BOILERPLATE_STORIES, SHORT_HEAD, TEXT_WORDS, StoryIndex
 from digest.store.repository import StoryMatcher
 
 WIRE = (
@@ -167,3 +172,44 @@ def test_odd_input_does_not_crash() -> None:
     assert index.find(2, "", "") is None
     assert index.find(2, "日本語のニュース", "日本語 " * 100) is None
     assert len(index) == 3
+
+
+def test_shared_tokens_may_be_the_commonest_ones() -> None:
+    # find() counts the smallest postings in full and the biggest only where they meet those:
+    # a story sharing only the query's most common tokens must still be found.
+    index = index_with(
+        (10, 1, "council budget vote", ""),
+        *((100 + i, 1, f"council budget vote story{i}", "") for i in range(40)),
+        (11, 1, "harbour ferry", ""),
+        (12, 1, "lighthouse ferry", ""),
+    )
+    assert index.find(2, "council budget vote harbour lighthouse", "") == 10
+    assert index.find(2, "council budget harbour lighthouse ferry", "") is None  # two each
+
+
+def reference_words(text: str) -> list[str]:
+    """The first words as _shingles defines them, read from the whole window at once."""
+    head = unicodedata.normalize("NFKC", text[: TEXT_WORDS * 30]).casefold()
+    return cluster_module._WORD.findall(head)[:TEXT_WORDS]
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "e\u0301tude",  # a combining accent right after the cut composes with the letter before
+        ".continued",  # "word.continued" is one word
+        "’s end",
+        " ﬁnal",  # NFKC expands the ligature
+        "ß" * 10,  # casefold expands it
+    ],
+)
+@pytest.mark.parametrize("offset", range(-3, 4))
+def test_first_words_read_a_short_window_exactly(tail: str, offset: int) -> None:
+    # Words are read from a short window first; the result must be the long window's whatever
+    # sits at the cut.
+    words = " ".join(f"w{i:02d}" for i in range(200))
+    cut = SHORT_HEAD + offset
+    text = words[:cut] + tail + words[cut:]
+    assert cluster_module._first_words(text) == reference_words(text)
+    long_words = " ".join(f"verylongword{i:03d}" for i in range(150))  # only the long window
+    assert cluster_module._first_words(long_words) == reference_words(long_words)

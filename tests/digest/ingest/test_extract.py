@@ -8,7 +8,8 @@ import pytest
 import trafilatura
 
 from digest.ingest import extract as extract_module
-from digest.ingest.extract import MIN_TEXT_CHARS, extract_article, html_to_text
+from digest.ingest.extract import MIN_TEXT_CHARS, extract_article
+from digest.ingest.text import html_to_text
 from digest.ports import ArticleExtractor
 
 PAGES = Path(__file__).parents[2] / "data" / "pages"
@@ -159,3 +160,51 @@ def test_html_to_text_first_image_skips_tracking_pixels() -> None:
     markup = '<img src="https://t.example/p.gif" width="1" height="1"><img src="/lead.jpg">'
     assert html_to_text(markup)[1] == "/lead.jpg"
     assert html_to_text("<script><img src='x.jpg'></script>no image")[1] is None
+
+
+@pytest.mark.parametrize(
+    ("markup", "text"),
+    [
+        # libxml2 keeps elements it does not know in the <head> it implies after a leading
+        # <script>, <style> or <meta>: their text must not be lost with the head.
+        (
+            "<style>p{}</style><figure><figcaption>Caption</figcaption></figure><p>Body</p>",
+            "Caption\n\nBody",
+        ),
+        ("<script>x()</script><section>Kept</section>", "Kept"),
+        ('<meta charset="utf-8"><time>Monday</time> text', "Monday text"),
+        ("<title>Page title</title><p>Body</p>", "Body"),  # never rendered
+        # An invisible element hides its content, not the text after it.
+        ("<p>a<svg><text>t</text></svg>b</p><noscript>n</noscript>c", "ab\n\nc"),
+        # A numeric reference to a control character is dropped (html.unescape's rule), and
+        # &#1; is no line break.
+        ("a&#1;b&#x0b;c&#127;d", "abcd"),
+        ("café &#8364; &eacute;", "café € é"),  # no markup, but entities
+        ("plain\n\n  text\twith   spaces", "plain text with spaces"),  # nothing to parse
+        ('<?xml version="1.0" encoding="iso-8859-1"?><p>caf\u00e9</p>', "café"),
+        ("<p>" + "<b>" * 100_000 + "unclosed", "unclosed"),
+        ("<div>" * 100_000 + "deep" + "</div>" * 100_000, "deep"),
+        ("<p>one</p>\n<p>two<br>three<br> <br>four</p>", "one\n\ntwo\nthree\n\nfour"),
+    ],
+)
+def test_html_to_text_structure(markup: str, text: str) -> None:
+    assert html_to_text(markup)[0] == text
+
+
+@pytest.mark.parametrize(
+    "markup",
+    ["\ud800<p>x</p>", "<", "&", "<<<>>>", "<a", "</", "<!", "<?", "<![CDATA[", "\x00<p>\x00</p>"],
+)
+def test_html_to_text_odd_input_does_not_raise(markup: str) -> None:
+    text, image = html_to_text(markup)
+    assert isinstance(text, str)
+    assert image is None
+
+
+def test_html_to_text_first_image() -> None:
+    markup = '<img src=""><img src="/second.jpg"><img src="/third.jpg">'
+    assert html_to_text(markup)[1] == "/second.jpg"  # an empty src is no image
+    hidden = '<noscript><img src="/n.jpg"></noscript><p>t<img src="/lead.jpg"></p>'
+    assert html_to_text(hidden)[1] == "/lead.jpg"
+    deep = "<span>" * 300 + '<img src="/deep.jpg">'  # past libxml2's depth limit
+    assert html_to_text(deep)[1] == "/deep.jpg"

@@ -467,3 +467,22 @@ def test_deeply_nested_content_does_not_crash() -> None:
         content_type=None,
     )
     assert entry.entries[0].text == "deep"
+
+
+@pytest.mark.parametrize(
+    ("ending", "teaser"),
+    [
+        ("Read more" + " !" * 200, True),  # a long run of punctuation after the ending
+        ("read the full article »»» \n", True),  # the longest ending
+        ("(more…)", True),
+        ("more\n\n»", True),
+        ("read more about it.", False),  # the ending words, but not at the end
+        ("bread more", True),  # as before: the endings are not anchored to a word start
+        ("…_", False),  # "_" is a word character
+    ],
+)
+def test_is_teaser_reads_the_end_of_a_long_text(ending: str, teaser: bool) -> None:
+    # is_teaser only searches the end of a long text; the result must be the pattern's.
+    text = "word " * TEASER_CHARS + ending
+    assert is_teaser(text) is teaser
+    assert is_teaser(text) is bool(parse_module._TEASER_ENDINGS.search(text))

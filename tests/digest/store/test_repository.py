@@ -6,12 +6,14 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
 from digest.errors import DuplicateFeed, NotFound
 from digest.models import CardDraft, FaqItem, NewArticle
 from digest.store.db import make_engine
 from digest.store.migrate import is_current, upgrade
 from digest.store.repository import Repository
+from digest.store.tables import FeedRow
 from tests.support.clock import FakeClock
 
 LEASE = timedelta(minutes=5)
@@ -267,3 +269,38 @@ def test_two_processes_can_share_one_sqlite_file(tmp_path, clock: FakeClock) -> 
     assert errors == []
     assert Repository(first, clock).counts()["articles"] == 600
     first.dispose()
+
+
+def test_a_claim_waits_for_another_process_claim_in_flight(
+    database_url: str, clock: FakeClock
+) -> None:
+    """Another process has claimed every feed in a transaction not yet committed: our claim
+    must wait for it and then find nothing, not claim the same feeds (PostgreSQL re-checks
+    the WHERE clause after the row lock; SQLite makes the second writer wait)."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    repo = Repository(engine, clock)
+    for n in range(5):
+        repo.add_feed(f"https://example.com/{n}.xml")
+    other = make_engine(database_url)
+    results: list[list[int]] = []
+    with other.connect() as conn:
+        transaction = conn.begin()
+        held = conn.execute(
+            update(FeedRow)
+            .where(FeedRow.disabled.is_(False), FeedRow.next_poll_at <= clock.now())
+            .values(claimed_until=clock.now() + LEASE)
+            .returning(FeedRow.id)
+        ).all()
+        assert len(held) == 5
+        waiting = threading.Thread(
+            target=lambda: results.append([f.id for f in repo.claim_due_feeds(lease=LEASE)])
+        )
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive()  # blocked behind the other claim
+        transaction.commit()
+    waiting.join(timeout=30)
+    assert results == [[]]
+    other.dispose()
+    engine.dispose()
