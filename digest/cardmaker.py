@@ -98,6 +98,7 @@ class CardMaker:
                 made.append(card_id)
                 if self._related:
                     recent.insert(0, self._repo.get_card(card_id))
+                    del recent[RELATED_POOL:]
         return made
 
     def _batching(self) -> bool:
