@@ -126,19 +126,15 @@ async def demo(app: App, limit: int) -> None:
     reports = await app.service.poll(force=True, feed_ids=feed_ids)
     cards = await app.service.make_cards()
     totals = summarize_reports(reports)
-    out.print(
+    click.echo(
         f"Polled {totals['feeds']} sample feeds: {totals['new_articles']} new articles,"
         f" {totals['new_stories']} new stories, {len(cards)} new cards"
-        f" ({totals['not_modified']} unchanged, {totals['errors']} failed).",
-        markup=False,
+        f" ({totals['not_modified']} unchanged, {totals['errors']} failed)."
     )
     shown = app.service.list_cards(limit=limit)
     for card in shown:
         out.print(terminal.card_panel(card))
-    out.print(
-        "Next: `digest cards list`, `digest cards show ID --json`, `digest feeds list`.",
-        markup=False,
-    )
+    click.echo('Next: `digest cards list`, `digest cards show ID --json`, `digest ask ID "why?"`.')
 
 
 # -- feeds -----------------------------------------------------------------------------------
