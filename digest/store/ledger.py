@@ -6,18 +6,16 @@ answer is stored; the same rows serve as the per-asker rate limit and the answer
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import cast
 
 from sqlalchemy import Engine, Table, func, insert, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from digest.errors import StorageError
 from digest.models import Answer, Quote, Usage
+from digest.store.db import transaction
 from digest.store.tables import CardRow, QuestionRow
 
 _QUESTIONS = cast(Table, QuestionRow.__table__)
@@ -40,17 +38,8 @@ class Ledger:
     def __init__(self, engine: Engine) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        session = self._sessions()
-        try:
-            yield session
-            session.commit()
-        except SQLAlchemyError as e:
-            session.rollback()
-            raise StorageError(f"database error: {str(e).splitlines()[0]}") from e
-        finally:
-            session.close()
+    def _session(self) -> AbstractContextManager[Session]:
+        return transaction(self._sessions)
 
     # -- questions -----------------------------------------------------------------------
 

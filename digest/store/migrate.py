@@ -12,6 +12,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.errors import StorageError
+from digest.store.db import short_error
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant will do: it only has to be the same in every process of this project.
@@ -38,7 +39,7 @@ def upgrade(engine: Engine) -> None:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
     except SQLAlchemyError as e:
-        raise StorageError(f"database migration failed: {_short(e)}") from e
+        raise StorageError(f"database migration failed: {short_error(e)}") from e
 
 
 def is_current(engine: Engine) -> bool:
@@ -46,8 +47,3 @@ def is_current(engine: Engine) -> bool:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision() == head
-
-
-def _short(error: SQLAlchemyError) -> str:
-    orig = getattr(error, "orig", None)
-    return str(orig if orig is not None else error).strip().splitlines()[0]

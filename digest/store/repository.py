@@ -13,19 +13,20 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Engine, Table, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.errors import DuplicateFeed, NotFound, StorageError
 from digest.models import Card, CardDraft, Feed, NewArticle, Story
 from digest.ports import Clock
 from digest.store.convert import load_cards, load_stories, to_feed
+from digest.store.db import transaction
 from digest.store.tables import ArticleRow, CardRow, FeedRow, StoryRow
 
 
@@ -62,21 +63,8 @@ class Repository:
         self._clock = clock
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        """One transaction; commits on success, rolls back and wraps errors otherwise."""
-        session = self._sessions()
-        try:
-            yield session
-            session.commit()
-        except SQLAlchemyError as e:
-            session.rollback()
-            raise StorageError(f"database error: {_short(e)}") from e
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+    def _session(self) -> AbstractContextManager[Session]:
+        return transaction(self._sessions)
 
     # -- feeds -------------------------------------------------------------------------
 
@@ -449,11 +437,6 @@ class Repository:
 
 
 # -- helpers -----------------------------------------------------------------------------
-
-
-def _short(error: SQLAlchemyError) -> str:
-    orig = getattr(error, "orig", None)
-    return str(orig if orig is not None else error).strip().splitlines()[0]
 
 
 def _poll_order(feed: Feed) -> tuple[datetime, int]:

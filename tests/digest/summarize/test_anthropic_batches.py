@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -14,16 +12,9 @@ import pytest
 from digest.errors import ModelError
 from digest.models import Story
 from digest.summarize import anthropic_batches
-from digest.summarize.anthropic_client import build_client, model_for
-from digest.summarize.anthropic_engine import FALLBACK_ENGINE, ClaimCheck, ClaudeEngine
-from digest.summarize.offline import OfflineEngine
+from digest.summarize.anthropic_engine import FALLBACK_ENGINE
 from digest.summarize.pricing import cost_usd
-from tests.digest.summarize.test_anthropic_engine import (
-    KEY,
-    ScriptedClaims,
-    claude_settings,
-    make_story,
-)
+from tests.support.claude import KEY, EngineFactory, ScriptedClaims, make_story
 from tests.support.fake_anthropic import (
     FakeAnthropic,
     bad_request,
@@ -41,39 +32,9 @@ from tests.support.fake_anthropic import (
 MODEL = "claude-haiku-5-5"
 FAST = 0.01  # poll interval, seconds
 
-EngineFactory = Callable[..., ClaudeEngine]
-
 
 def stories(count: int) -> list[Story]:
     return [dataclasses.replace(make_story(), id=100 + i) for i in range(count)]
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeAnthropic]:
-    async with FakeAnthropic(batch_polls=2) as server:
-        yield server
-    assert server.unexpected == 0, "the engine made requests nobody scripted"
-
-
-@pytest.fixture
-async def make_engine(api: FakeAnthropic, tmp_path: Path) -> AsyncIterator[EngineFactory]:
-    clients: list[anthropic.AsyncAnthropic] = []
-
-    def factory(*, claim_check: ClaimCheck | None = None, **overrides: Any) -> ClaudeEngine:
-        settings = claude_settings(tmp_path, api.url, **overrides)
-        client = build_client(settings)
-        clients.append(client)
-        return ClaudeEngine(
-            client,
-            model=model_for(settings),
-            categories=settings.categories,
-            fallback=OfflineEngine(settings.categories),
-            claim_check=claim_check,
-        )
-
-    yield factory
-    for client in clients:
-        await client.close()
 
 
 def batch_kind(path: str, method: str) -> str:

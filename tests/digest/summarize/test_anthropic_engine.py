@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +13,21 @@ import pytest
 
 from digest.config import Settings
 from digest.errors import ModelError
-from digest.models import Article, CardDraft, Story
+from digest.models import CardDraft, Story
 from digest.summarize import prompts
-from digest.summarize.anthropic_client import build_client, model_for
-from digest.summarize.anthropic_engine import FALLBACK_ENGINE, ClaimCheck, ClaudeEngine
+from digest.summarize.anthropic_client import build_client
+from digest.summarize.anthropic_engine import FALLBACK_ENGINE, ClaudeEngine
 from digest.summarize.offline import OfflineEngine
 from digest.summarize.pricing import cost_usd
+from tests.support.claude import (
+    KEY,
+    EngineFactory,
+    ScriptedClaims,
+    claude_settings,
+    make_story,
+)
 from tests.support.fake_anthropic import (
     SAMPLE_ARTICLE,
-    SAMPLE_TITLE,
     FakeAnthropic,
     bad_request,
     card_data,
@@ -37,70 +41,7 @@ from tests.support.fake_anthropic import (
     truncated_reply,
 )
 
-KEY = "sk-ant-api03-TESTKEY-never-to-be-seen-0123456789"
-WHEN = datetime(2026, 11, 3, 9, 15, tzinfo=UTC)
 ADVERSARIAL = sorted((Path(__file__).parents[2] / "data" / "adversarial").glob("*.txt"))
-
-EngineFactory = Callable[..., ClaudeEngine]
-
-
-def make_story(text: str = SAMPLE_ARTICLE, title: str = SAMPLE_TITLE) -> Story:
-    article = Article(
-        id=1,
-        feed_id=1,
-        entry_id="e1",
-        url="https://riverton.example.com/flood-barrier",
-        title=title,
-        author=None,
-        published_at=WHEN,
-        text=text,
-        image_url=None,
-        story_id=7,
-        source_name="Riverton Gazette",
-    )
-    return Story(id=7, title=title, created_at=WHEN, articles=(article,))
-
-
-def claude_settings(tmp_path: Path, base_url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "_env_file": None,
-        "database_url": f"sqlite:///{tmp_path / 'digest.db'}",
-        "anthropic_api_key": KEY,
-        "anthropic_base_url": base_url,
-        "model": None,
-        "model_timeout": 5.0,
-        "model_max_retries": 1,
-    }
-    values.update(overrides)
-    return Settings(**values)
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeAnthropic]:
-    async with FakeAnthropic() as server:
-        yield server
-    assert server.unexpected == 0, "the engine made requests nobody scripted"
-
-
-@pytest.fixture
-async def make_engine(api: FakeAnthropic, tmp_path: Path) -> AsyncIterator[EngineFactory]:
-    clients: list[anthropic.AsyncAnthropic] = []
-
-    def factory(*, claim_check: ClaimCheck | None = None, **overrides: Any) -> ClaudeEngine:
-        settings = claude_settings(tmp_path, api.url, **overrides)
-        client = build_client(settings)
-        clients.append(client)
-        return ClaudeEngine(
-            client,
-            model=model_for(settings),
-            categories=settings.categories,
-            fallback=OfflineEngine(settings.categories),
-            claim_check=claim_check,
-        )
-
-    yield factory
-    for client in clients:
-        await client.close()
 
 
 def user_message(api: FakeAnthropic, index: int = -1) -> str:
@@ -328,18 +269,6 @@ async def test_invalid_output_then_an_api_failure_raises(
 
 
 # -- claim check --------------------------------------------------------------------------
-
-
-class ScriptedClaims:
-    """A claim checker answering from a list, one tuple of terms per call."""
-
-    def __init__(self, *answers: tuple[str, ...]) -> None:
-        self.answers = list(answers)
-        self.calls: list[tuple[CardDraft, str]] = []
-
-    def __call__(self, draft: CardDraft, source: str) -> tuple[str, ...]:
-        self.calls.append((draft, source))
-        return self.answers.pop(0)
 
 
 async def test_a_clean_card_is_marked_checked(
