@@ -15,17 +15,17 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Protocol, cast
 
 from sqlalchemy import Engine, Table, delete, func, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.errors import DuplicateFeed, NotFound, StorageError
-from digest.models import Card, CardDraft, Feed, NewArticle, Story
+from digest.models import Feed, NewArticle
 from digest.ports import Clock
-from digest.store.convert import load_cards, load_stories, to_feed
+from digest.store.cards import CardQueries
+from digest.store.convert import to_feed
 from digest.store.db import transaction
 from digest.store.tables import ArticleRow, CardRow, FeedRow, StoryRow
 
@@ -57,7 +57,9 @@ def url_hash(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
-class Repository:
+class Repository(CardQueries):
+    """Feeds, articles and stories here; stories' cards in ``CardQueries``."""
+
     def __init__(self, engine: Engine, clock: Clock) -> None:
         self.engine = engine
         self._clock = clock
@@ -314,114 +316,6 @@ class Repository:
             for row in s.execute(query.order_by(_ARTICLES.c.id)):
                 yield row.id, row.story_id, row.feed_id, row.title, row.text
 
-    # -- stories and cards ---------------------------------------------------------------
-
-    def stories_without_cards(self, limit: int = 100) -> list[Story]:
-        """Oldest first, so a backlog is worked through in order."""
-        with self._session() as s:
-            ids = s.scalars(
-                select(StoryRow.id)
-                .outerjoin(CardRow, CardRow.story_id == StoryRow.id)
-                .where(CardRow.id.is_(None))
-                .order_by(StoryRow.created_at, StoryRow.id)
-                .limit(limit)
-            ).all()
-            return load_stories(s, list(ids))
-
-    def get_story(self, story_id: int) -> Story:
-        with self._session() as s:
-            stories = load_stories(s, [story_id])
-            if not stories:
-                raise NotFound(f"no story {story_id}")
-            return stories[0]
-
-    def claim_stories_for_cards(self, *, limit: int, lease: timedelta) -> list[Story]:
-        """Stories with no card yet, oldest first, each claimed for ``lease`` so that no other
-        process summarizes (and pays for) the same story meanwhile. ``save_card`` or
-        ``release_story`` ends the claim; a crashed process's claim runs out."""
-        now = self._clock.now()
-        free = (_STORIES.c.card_claimed_until.is_(None)) | (_STORIES.c.card_claimed_until <= now)
-        without_card = (
-            select(_STORIES.c.id)
-            .outerjoin(_CARDS, _CARDS.c.story_id == _STORIES.c.id)
-            .where(_CARDS.c.id.is_(None), free)
-            .order_by(_STORIES.c.created_at, _STORIES.c.id)
-            .limit(limit)
-        )
-        with self._session() as s:
-            candidates = list(s.scalars(without_card))
-            if not candidates:
-                return []
-            # The claim re-checks "free": of two processes racing for a story, one wins.
-            claimed = s.scalars(
-                update(_STORIES)
-                .where(_STORIES.c.id.in_(candidates), free)
-                .values(card_claimed_until=now + lease)
-                .returning(_STORIES.c.id)
-            ).all()
-            return load_stories(s, sorted(claimed, key=candidates.index))
-
-    def release_story(self, story_id: int) -> None:
-        """Give up a claim without a card (the engine failed); the story is tried again."""
-        with self._session() as s:
-            s.execute(
-                update(_STORIES).where(_STORIES.c.id == story_id).values(card_claimed_until=None)
-            )
-
-    def story_text(self, story_id: int) -> str:
-        """The text a question about the story is answered from: every source's article,
-        the lead first, separated by blank lines."""
-        return "\n\n".join(article.text for article in self.get_story(story_id).articles)
-
-    def save_card(
-        self, story_id: int, draft: CardDraft, *, related: Sequence[int] = ()
-    ) -> int | None:
-        """Store a story's card and return its id; ``None`` when the story already has one
-        (whoever made it). Ends the story's claim."""
-        usage = draft.usage
-        with self._session() as s:
-            dialect_insert = _insert_ignoring_conflicts(s)
-            s.execute(
-                update(_STORIES).where(_STORIES.c.id == story_id).values(card_claimed_until=None)
-            )
-            return s.scalars(
-                dialect_insert(_CARDS)
-                .values(
-                    story_id=story_id,
-                    category=draft.category,
-                    summary=draft.summary,
-                    takeaways=list(draft.takeaways),
-                    why_it_matters=draft.why_it_matters,
-                    faq=[{"question": f.question, "answer": f.answer} for f in draft.faq],
-                    engine=draft.engine,
-                    language=draft.language,
-                    created_at=self._clock.now(),
-                    model=usage.model if usage else None,
-                    input_tokens=usage.input_tokens if usage else 0,
-                    output_tokens=usage.output_tokens if usage else 0,
-                    cost_usd=usage.cost_usd if usage else 0.0,
-                    checked=draft.checked,
-                    unchecked_terms=list(draft.unchecked_terms),
-                    related=list(related),
-                )
-                .on_conflict_do_nothing()
-                .returning(_CARDS.c.id)
-            ).first()
-
-    def get_card(self, card_id: int) -> Card:
-        """Raises ``NotFound``."""
-        with self._session() as s:
-            cards = load_cards(s, select(CardRow).where(CardRow.id == card_id))
-            if not cards:
-                raise NotFound(f"no card with id {card_id}")
-            return cards[0]
-
-    def list_cards(self, limit: int = 20) -> list[Card]:
-        """Newest first."""
-        with self._session() as s:
-            query = select(CardRow).order_by(CardRow.created_at.desc(), CardRow.id.desc())
-            return load_cards(s, query.limit(limit))
-
     def counts(self) -> dict[str, int]:
         """Row counts for status output and tests."""
         with self._session() as s:
@@ -453,11 +347,6 @@ def _find_feed_row(s: Session, ref: str | int) -> FeedRow:
     if row is None:
         raise NotFound(f"no feed {ref!s}; `digest feeds list` shows the feeds")
     return row
-
-
-def _insert_ignoring_conflicts(s: Session) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT DO NOTHING (SQLite and PostgreSQL)."""
-    return postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def _known_hashes(s: Session, feed_id: int, keyed: Sequence[tuple[str, str, object]]) -> set[str]:

@@ -1,0 +1,142 @@
+"""The repository's half about cards: which stories need one, claiming them, storing and
+reading cards. A mixin of ``digest.store.repository.Repository``, split off for size; it
+runs inside the repository's transactions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from datetime import timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from digest.errors import NotFound
+from digest.models import Card, CardDraft, Story
+from digest.ports import Clock
+from digest.store.convert import load_cards, load_stories
+from digest.store.tables import CardRow, StoryRow
+
+_STORIES = cast(Table, StoryRow.__table__)
+_CARDS = cast(Table, CardRow.__table__)
+
+
+class CardQueries:
+    _clock: Clock
+
+    def _session(self) -> AbstractContextManager[Session]:
+        raise NotImplementedError  # provided by Repository
+
+    def stories_without_cards(self, limit: int = 100) -> list[Story]:
+        """Oldest first, so a backlog is worked through in order."""
+        with self._session() as s:
+            ids = s.scalars(
+                select(StoryRow.id)
+                .outerjoin(CardRow, CardRow.story_id == StoryRow.id)
+                .where(CardRow.id.is_(None))
+                .order_by(StoryRow.created_at, StoryRow.id)
+                .limit(limit)
+            ).all()
+            return load_stories(s, list(ids))
+
+    def get_story(self, story_id: int) -> Story:
+        with self._session() as s:
+            stories = load_stories(s, [story_id])
+            if not stories:
+                raise NotFound(f"no story {story_id}")
+            return stories[0]
+
+    def claim_stories_for_cards(self, *, limit: int, lease: timedelta) -> list[Story]:
+        """Stories with no card yet, oldest first, each claimed for ``lease`` so that no other
+        process summarizes (and pays for) the same story meanwhile. ``save_card`` or
+        ``release_story`` ends the claim; a crashed process's claim runs out."""
+        now = self._clock.now()
+        free = (_STORIES.c.card_claimed_until.is_(None)) | (_STORIES.c.card_claimed_until <= now)
+        without_card = (
+            select(_STORIES.c.id)
+            .outerjoin(_CARDS, _CARDS.c.story_id == _STORIES.c.id)
+            .where(_CARDS.c.id.is_(None), free)
+            .order_by(_STORIES.c.created_at, _STORIES.c.id)
+            .limit(limit)
+        )
+        with self._session() as s:
+            candidates = list(s.scalars(without_card))
+            if not candidates:
+                return []
+            # The claim re-checks "free": of two processes racing for a story, one wins.
+            claimed = s.scalars(
+                update(_STORIES)
+                .where(_STORIES.c.id.in_(candidates), free)
+                .values(card_claimed_until=now + lease)
+                .returning(_STORIES.c.id)
+            ).all()
+            return load_stories(s, sorted(claimed, key=candidates.index))
+
+    def release_story(self, story_id: int) -> None:
+        """Give up a claim without a card (the engine failed); the story is tried again."""
+        with self._session() as s:
+            s.execute(
+                update(_STORIES).where(_STORIES.c.id == story_id).values(card_claimed_until=None)
+            )
+
+    def story_text(self, story_id: int) -> str:
+        """The text a question about the story is answered from: every source's article,
+        the lead first, separated by blank lines."""
+        return "\n\n".join(article.text for article in self.get_story(story_id).articles)
+
+    def save_card(
+        self, story_id: int, draft: CardDraft, *, related: Sequence[int] = ()
+    ) -> int | None:
+        """Store a story's card and return its id; ``None`` when the story already has one
+        (whoever made it). Ends the story's claim."""
+        usage = draft.usage
+        with self._session() as s:
+            dialect_insert = _insert_ignoring_conflicts(s)
+            s.execute(
+                update(_STORIES).where(_STORIES.c.id == story_id).values(card_claimed_until=None)
+            )
+            return s.scalars(
+                dialect_insert(_CARDS)
+                .values(
+                    story_id=story_id,
+                    category=draft.category,
+                    summary=draft.summary,
+                    takeaways=list(draft.takeaways),
+                    why_it_matters=draft.why_it_matters,
+                    faq=[{"question": f.question, "answer": f.answer} for f in draft.faq],
+                    engine=draft.engine,
+                    language=draft.language,
+                    created_at=self._clock.now(),
+                    model=usage.model if usage else None,
+                    input_tokens=usage.input_tokens if usage else 0,
+                    output_tokens=usage.output_tokens if usage else 0,
+                    cost_usd=usage.cost_usd if usage else 0.0,
+                    checked=draft.checked,
+                    unchecked_terms=list(draft.unchecked_terms),
+                    related=list(related),
+                )
+                .on_conflict_do_nothing()
+                .returning(_CARDS.c.id)
+            ).first()
+
+    def get_card(self, card_id: int) -> Card:
+        """Raises ``NotFound``."""
+        with self._session() as s:
+            cards = load_cards(s, select(CardRow).where(CardRow.id == card_id))
+            if not cards:
+                raise NotFound(f"no card with id {card_id}")
+            return cards[0]
+
+    def list_cards(self, limit: int = 20) -> list[Card]:
+        """Newest first."""
+        with self._session() as s:
+            query = select(CardRow).order_by(CardRow.created_at.desc(), CardRow.id.desc())
+            return load_cards(s, query.limit(limit))
+
+
+def _insert_ignoring_conflicts(s: Session) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT DO NOTHING (SQLite and PostgreSQL)."""
+    return postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
