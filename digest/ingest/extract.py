@@ -92,7 +92,7 @@ def _decode(html: bytes) -> str:
         if not name.startswith(("utf-16", "utf-32", "utf16", "utf32")):
             try:
                 return html.decode(name, errors="replace")
-            except LookupError:
+            except (LookupError, UnicodeError):  # unknown, or a codec like "idna" for names
                 pass  # an unknown charset name; try UTF-8
     try:
         return html.decode("utf-8")

@@ -73,6 +73,7 @@ _XML_DECL_ENCODING = re.compile(r"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([\w.:-]+
 # feedparser takes everything before the first "<" + ASCII word character as the prolog.
 _ROOT_START = re.compile(r"<[A-Za-z0-9_]")
 _ENTITY_DECL = re.compile(r"<!ENTITY", re.IGNORECASE)
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _HTML_SNIFF = re.compile(r"<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>]", re.IGNORECASE)
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
 
@@ -176,11 +177,13 @@ def _prolog_views(content: bytes, charset: str | None) -> Iterable[str]:
             continue  # feedparser cannot use an unknown codec either
         text = ""
         for start in range(0, len(content), 65536):
-            searched = max(0, len(text) - 1)  # "<" may end one chunk and "r" begin the next
             text += decoder.decode(content[start : start + 65536])
-            root = _ROOT_START.search(text, searched)
+            # A comment may hold a tag-like "<a>": it must not pass for the root element and
+            # hide a DOCTYPE after it.
+            uncommented = _COMMENT.sub("", text)
+            root = _ROOT_START.search(uncommented)
             if root:
-                text = text[: root.start()]
+                text = uncommented[: root.start()]
                 break
         yield text
 

@@ -208,3 +208,10 @@ def test_html_to_text_first_image() -> None:
     assert html_to_text(hidden)[1] == "/lead.jpg"
     deep = "<span>" * 300 + '<img src="/deep.jpg">'  # past libxml2's depth limit
     assert html_to_text(deep)[1] == "/deep.jpg"
+
+
+def test_a_page_declaring_a_codec_that_is_not_for_text_is_read_anyway() -> None:
+    page = b'<html><head><meta charset="idna"></head><body><p>' + b"Some words here. " * 40
+    page += b"</p></body></html>"
+    extracted = extract_article(page, url="https://example.com/a")
+    assert extracted is None or "Some words here" in extracted.text

@@ -486,3 +486,13 @@ def test_is_teaser_reads_the_end_of_a_long_text(ending: str, teaser: bool) -> No
     text = "word " * TEASER_CHARS + ending
     assert is_teaser(text) is teaser
     assert is_teaser(text) is bool(parse_module._TEASER_ENDINGS.search(text))
+
+
+def test_entities_behind_a_comment_with_a_tag_are_refused_too() -> None:
+    document = (
+        b'<?xml version="1.0"?><!-- <a> looks like a root --><!DOCTYPE rss ['
+        b'<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+        b"<rss version='2.0'><channel><title>&b;</title></channel></rss>"
+    )
+    with pytest.raises(ParseError, match="declares XML entities"):
+        parse_feed(document, url="https://example.com/feed", content_type="application/xml")
