@@ -34,6 +34,11 @@ def card_panel(card: Card) -> Panel:
     parts += [Text(""), Text("FAQ", style="bold")]
     for item in card.faq:
         parts += [Text("Q: " + item.question, style="italic"), Text("A: " + item.answer)]
+    if card.related:
+        parts += [Text(""), Text("Related: " + ", ".join(f"card {r}" for r in card.related))]
+    if card.checked is False:
+        terms = ", ".join(card.unchecked_terms)
+        parts += [Text(f"Claim check: not found in the source: {terms}", style="yellow")]
     parts += [Text(""), Text(DISCLAIMER.format(engine=card.engine, url=card.url), style="dim")]
     return Panel(Group(*parts), title=Text(f"card {card.id}"), title_align="left", expand=True)
 

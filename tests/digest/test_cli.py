@@ -156,3 +156,29 @@ def test_an_unusable_database_path_is_one_line(run) -> None:  # type: ignore[no-
     assert result.exit_code == 1
     assert result.output.startswith("error: cannot create the folder for the SQLite file")
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_card_panel_shows_related_cards_and_a_failed_claim_check() -> None:
+    console = Console(record=True, width=120)
+    card = Card(
+        id=5,
+        story_id=5,
+        title="T",
+        url="https://x.example.com/",
+        source="S",
+        published_at=None,
+        category="World",
+        summary="S.",
+        takeaways=("a", "b", "c"),
+        why_it_matters="W.",
+        faq=(),
+        engine="claude",
+        created_at=datetime(2026, 11, 20, tzinfo=UTC),
+        checked=False,
+        unchecked_terms=("$4 billion", "Tuesday"),
+        related=(2, 3),
+    )
+    console.print(terminal.card_panel(card))
+    text = console.export_text()
+    assert "Related: card 2, card 3" in text
+    assert "not found in the source: $4 billion, Tuesday" in text
