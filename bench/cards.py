@@ -128,8 +128,9 @@ async def _run(folder: Path) -> None:
                 f" cards made: {len(made)}"
             )
             print(
-                f"  model requests per unique story: {requests / max(stories, 1):.2f}"
-                f" ({requests} requests for {stories} stories)"
+                f"  model requests per unique story: {requests / STORIES:.2f}"
+                f" ({requests} requests for {STORIES} written stories; per story found:"
+                f" {requests / max(stories, 1):.2f})"
             )
             print(
                 f"  tokens per card: {per_card_in:,.0f} in, {per_card_out:,.0f} out"
