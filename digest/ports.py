@@ -14,6 +14,7 @@ from digest.models import (
     ModelAnswer,
     ParsedFeed,
     Story,
+    Usage,
 )
 
 
@@ -74,6 +75,15 @@ class ModelAnswerer(Protocol):
     """Answers a question about a card from the article text alone, with one model call."""
 
     async def answer(self, card: Card, article_text: str, question: str) -> ModelAnswer: ...
+
+
+class SpendMeter(Protocol):
+    """The daily model budget, as model clients see it: ask ``allows()`` before each paid
+    request (retries included) and ``record`` each paid reply as it arrives."""
+
+    def allows(self) -> bool: ...
+
+    def record(self, usage: Usage, *, purpose: str) -> None: ...
 
 
 class Clock(Protocol):

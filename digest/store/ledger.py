@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from digest.models import Answer, Quote, Usage
 from digest.store.db import transaction
-from digest.store.tables import CardRow, QuestionRow
+from digest.store.tables import CardRow, QuestionRow, SpendRow
 
 _QUESTIONS = cast(Table, QuestionRow.__table__)
 _CARDS = cast(Table, CardRow.__table__)
+_SPEND = cast(Table, SpendRow.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,23 +108,31 @@ class Ledger:
 
     # -- spend ---------------------------------------------------------------------------
 
-    def cost_since(self, since: datetime) -> float:
-        """Model spend (cards and answers) since ``since``, in USD: the daily budget's input."""
+    def record_spend(self, usage: Usage, *, purpose: str, at: datetime) -> None:
+        """One paid model reply, recorded as it arrives (see ``SpendRow``)."""
         with self._session() as s:
-            cards = s.scalar(
-                select(func.coalesce(func.sum(_CARDS.c.cost_usd), 0.0)).where(
-                    _CARDS.c.created_at >= since
+            s.execute(
+                insert(_SPEND).values(
+                    at=at,
+                    purpose=purpose,
+                    model=usage.model,
+                    input_tokens=usage.input_tokens,
+                    output_tokens=usage.output_tokens,
+                    cost_usd=usage.cost_usd,
                 )
             )
-            answers = s.scalar(
-                select(func.coalesce(func.sum(_QUESTIONS.c.cost_usd), 0.0)).where(
-                    _QUESTIONS.c.created_at >= since
-                )
+
+    def cost_since(self, since: datetime) -> float:
+        """Model spend (every paid reply) since ``since``, in USD: the daily budget's input."""
+        with self._session() as s:
+            total = s.scalar(
+                select(func.coalesce(func.sum(_SPEND.c.cost_usd), 0.0)).where(_SPEND.c.at >= since)
             )
-        return float(cards or 0.0) + float(answers or 0.0)
+        return float(total or 0.0)
 
     def usage_by_day(self, since: datetime) -> list[DayUsage]:
-        """Tokens, cost, cards by engine and questions per UTC day since ``since``.
+        """Tokens and cost (every paid reply), cards by engine and questions per UTC day since
+        ``since``.
 
         Grouped in Python: the rows of a week are few, and it keeps the SQL the same on
         SQLite and PostgreSQL.
@@ -135,30 +144,26 @@ class Ledger:
             return days.setdefault(key, DayUsage(day=key))
 
         with self._session() as s:
+            spend = s.execute(
+                select(
+                    _SPEND.c.at, _SPEND.c.input_tokens, _SPEND.c.output_tokens, _SPEND.c.cost_usd
+                ).where(_SPEND.c.at >= since)
+            ).all()
             cards = s.execute(
-                select(
-                    _CARDS.c.created_at,
-                    _CARDS.c.engine,
-                    _CARDS.c.input_tokens,
-                    _CARDS.c.output_tokens,
-                    _CARDS.c.cost_usd,
-                ).where(_CARDS.c.created_at >= since)
+                select(_CARDS.c.created_at, _CARDS.c.engine).where(_CARDS.c.created_at >= since)
             ).all()
-            questions = s.execute(
-                select(
-                    _QUESTIONS.c.created_at,
-                    _QUESTIONS.c.input_tokens,
-                    _QUESTIONS.c.output_tokens,
-                    _QUESTIONS.c.cost_usd,
-                ).where(_QUESTIONS.c.created_at >= since)
+            questions = s.scalars(
+                select(_QUESTIONS.c.created_at).where(_QUESTIONS.c.created_at >= since)
             ).all()
-        for at, engine, tokens_in, tokens_out, cost in cards:
+        for at, tokens_in, tokens_out, cost in spend:
+            entry = day(at)
+            days[entry.day] = _add(entry, tokens_in, tokens_out, cost, questions=0)
+        for at, engine in cards:
             entry = day(at)
             entry.cards_by_engine[engine] = entry.cards_by_engine.get(engine, 0) + 1
-            days[entry.day] = _add(entry, tokens_in, tokens_out, cost, questions=0)
-        for at, tokens_in, tokens_out, cost in questions:
+        for at in questions:
             entry = day(at)
-            days[entry.day] = _add(entry, tokens_in, tokens_out, cost, questions=1)
+            days[entry.day] = _add(entry, 0, 0, 0.0, questions=1)
         return [days[d] for d in sorted(days)]
 
 

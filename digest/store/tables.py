@@ -164,3 +164,141 @@ class QuestionRow(Base):
     output_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     cost_usd: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+
+
+class SpendRow(Base):
+    """One paid model reply, written when it arrives: the daily budget counts every reply,
+    including those that never became a card or an answer (rejected, superseded, lost to a
+    crash or to a card another process stored first)."""
+
+    __tablename__ = "spend"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    purpose: Mapped[str] = mapped_column(String(16), nullable=False)  # "card" | "answer"
+    model: Mapped[str] = mapped_column(String(64), nullable=False)
+    input_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+
+
+class CardBatchRow(Base):
+    """A Message Batch in flight: kept so that a restart collects its (paid) results instead
+    of asking again. Its stories stay claimed while it runs."""
+
+    __tablename__ = "card_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[str] = mapped_column(String(128), nullable=False, unique=True)
+    story_ids: Mapped[list[int]] = mapped_column(JSON, nullable=False)
+    language: Mapped[str | None] = mapped_column(String(64))
+    # "running" -> "cancelling" (past its wait) -> "done" once its results are taken.
+    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # Set while a process checks the batch or reads its results.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SubscriptionRow(Base):
+    """Where cards go (a chat, channel or thread on one platform) and which, how and when."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        UniqueConstraint("platform", "destination", "thread", name="uq_subscriptions_destination"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16), nullable=False)  # "telegram", "discord"
+    destination: Mapped[str] = mapped_column(String(64), nullable=False)  # chat/channel id
+    thread: Mapped[str] = mapped_column(String(64), nullable=False, default="")  # "" = none
+    label: Mapped[str | None] = mapped_column(Text)  # the chat's title, for people
+    categories: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)  # [] = all
+    include_keywords: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    exclude_keywords: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    mode: Mapped[str] = mapped_column(String(8), nullable=False, default="instant")
+    # Digest slots: a 5-field cron expression read in ``timezone`` (08:00 daily by default).
+    schedule: Mapped[str] = mapped_column(String(128), nullable=False, default="0 8 * * *")
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="UTC")
+    max_cards: Mapped[int] = mapped_column(Integer, nullable=False, default=10)
+    language: Mapped[str | None] = mapped_column(String(64))
+    quiet_start: Mapped[str | None] = mapped_column(String(5))  # "HH:MM" in ``timezone``
+    quiet_end: Mapped[str | None] = mapped_column(String(5))
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    # The last digest slot enqueued: the next one is computed from it.
+    last_slot: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class DeliveryRow(Base):
+    """The outbox: one message (an instant card, or a digest for one slot) to send.
+
+    A second row for the same digest slot is impossible (unique subscription + slot), and a
+    card reaches a subscription at most once (``DeliveryItemRow``), whatever runs twice.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "slot", name="uq_deliveries_slot"),
+        Index("ix_deliveries_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)  # "card" | "digest"
+    slot: Mapped[datetime | None] = mapped_column(UTCDateTime)  # digests only
+    # "pending" -> "sent", or "failed" (attempts used up), "rejected" (content refused),
+    # "dropped" (destination gone).
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Set while a worker sends it; a claim past this time is free to take again.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    message_ids: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DeliveryItemRow(Base):
+    """A card in a delivery, in order. Unique per subscription: a card is sent there once."""
+
+    __tablename__ = "delivery_items"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "card_id", name="uq_delivery_items_card"),
+    )
+
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True
+    )
+    card_id: Mapped[int] = mapped_column(
+        ForeignKey("cards.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False
+    )
+    position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class SentMessageRow(Base):
+    """A message the bot posted: how a reply or a button press on it finds its card."""
+
+    __tablename__ = "sent_messages"
+    __table_args__ = (
+        UniqueConstraint("platform", "chat", "message_id", name="uq_sent_messages_message"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16), nullable=False)
+    chat: Mapped[str] = mapped_column(String(64), nullable=False)
+    message_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"))
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
