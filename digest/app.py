@@ -22,6 +22,7 @@ from digest.questions import QuestionDesk
 from digest.sample_feeds import SampleFetcher
 from digest.service import DigestService
 from digest.store.db import make_engine
+from digest.spend import DailyBudget
 from digest.store.ledger import Ledger
 from digest.store.migrate import upgrade
 from digest.store.repository import Repository
@@ -74,6 +75,7 @@ async def open_app(
             rng=rng,
         )
         ledger = Ledger(db)
+        budget = DailyBudget(ledger, clock, daily_usd=settings.daily_budget_usd)
         offline = OfflineEngine(settings.categories)
         if card_engine is None and uses_claude(settings):
             client = build_client(settings)  # once, shared by cards and answers
@@ -84,12 +86,13 @@ async def open_app(
                 categories=settings.categories,
                 fallback=offline,
                 claim_check=unsupported_terms,
+                meter=budget,
             )
-            model_answerer = model_answerer or ClaudeAnswerer(client, model=model)
+            model_answerer = model_answerer or ClaudeAnswerer(client, model=model, meter=budget)
         cards = CardMaker(
             settings=settings,
             repo=repo,
-            ledger=ledger,
+            budget=budget,
             engine=card_engine or offline,
             offline=offline,
             clock=clock,
@@ -101,7 +104,7 @@ async def open_app(
             ledger=ledger,
             clock=clock,
             model=model_answerer,
-            within_budget=cards.within_budget,
+            within_budget=budget.allows,
         )
         service = DigestService(
             repo=repo,

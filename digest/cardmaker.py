@@ -2,11 +2,18 @@
 
 Called by ``digest.service.DigestService.make_cards`` (CLI ``digest poll``, the worker).
 
-- Each story is *claimed* before its card is written, so two processes never pay for the
-  same story; the card row's unique story id settles any race that is left.
-- The model engine is used while today's spend (cards and answers since midnight UTC) is
-  under ``DIGEST_DAILY_BUDGET_USD``; past it, new stories get offline cards marked
-  ``offline-budget`` until the day turns.
+- Each story is *claimed* right before its card is written, one at a time, for longer than
+  the slowest card can take (``CLAIM_LEASE``: every request a card may make, each at its
+  longest wait), so two processes never pay for the same story; the card row's unique
+  story id settles any race that is left, and a claim that is no longer ours is never
+  released (see ``digest.store.cards.StoryClaim``).
+- The model engine is used while today's spend (every paid reply since midnight UTC, see
+  ``digest.spend``) is under ``DIGEST_DAILY_BUDGET_USD``; past it, new stories get offline
+  cards marked ``offline-budget`` until the day turns. The engine itself asks the budget
+  again before each retry or regeneration.
+- With ``DIGEST_USE_BATCHES`` and a backlog of at least ``BATCH_MIN`` stories, the stories
+  go into a Message Batch at half price (``digest.card_batches``); each round first
+  collects the batches that have ended, whichever process submitted them.
 - A model failure (rate limit, overload, timeout, after the SDK's own retries) leaves the
   story without a card for the next round rather than giving it a worse one; the rest of
   the round waits too, since the API is likely still failing.
@@ -17,25 +24,29 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, timedelta
+from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from digest.config import Settings
 from digest.errors import ModelError
 from digest.models import Card, CardDraft, Story
-from digest.ports import BatchCardEngine, CardEngine, Clock
-from digest.store.ledger import Ledger
+from digest.ports import CardEngine, Clock, SpendMeter
+from digest.spend import BUDGET_ENGINE
 from digest.store.repository import Repository
+
+if TYPE_CHECKING:  # the batch flow imports the card maker's leases
+    from digest.card_batches import CardBatches
 
 log = logging.getLogger(__name__)
 
-BUDGET_ENGINE = "offline-budget"
-# Long enough for a model request with its retries; a crashed process's claim runs out.
-CLAIM_LEASE = timedelta(minutes=10)
-# Message Batches: used for a backlog of at least BATCH_MIN stories when DIGEST_USE_BATCHES
-# is on; a batch is given up after BATCH_MAX_WAIT, and its stories stay claimed meanwhile.
+# A card makes at most 3 requests (a retry of invalid output, a claim-check regeneration),
+# each given up after anthropic_client.LONGEST_WAIT (300 s) with the SDK's retries; the rest
+# is margin. A claim that ran out could be taken by another process, which would pay again.
+CLAIM_LEASE = timedelta(minutes=20)
+# Message Batches: used for a backlog of at least BATCH_MIN stories; its stories stay
+# claimed while it runs (the batch flow extends the claims each round).
 BATCH_MIN = 10
-BATCH_MAX_WAIT = 2 * 3600.0
-BATCH_LEASE = timedelta(seconds=BATCH_MAX_WAIT + 1800)
+BATCH_LEASE = timedelta(hours=3)
 # How many recent cards "Related" looks among.
 RELATED_POOL = 300
 
@@ -48,19 +59,22 @@ class CardMaker:
         *,
         settings: Settings,
         repo: Repository,
-        ledger: Ledger,
+        budget: SpendMeter,
         engine: CardEngine,
         offline: CardEngine,
         clock: Clock,
         related: RelatedFinder | None = None,
+        batches: CardBatches | None = None,
     ) -> None:
         self._settings = settings
         self._repo = repo
-        self._ledger = ledger
+        self._budget = budget
         self._engine = engine
         self._offline = offline
         self._clock = clock
         self._related = related
+        self._batches = batches if settings.use_batches else None
+        self._recent: list[Card] | None = None
 
     @property
     def uses_model(self) -> bool:
@@ -68,79 +82,76 @@ class CardMaker:
 
     async def make_cards(self, limit: int) -> list[int]:
         """Cards for up to ``limit`` stories that have none; returns the new cards' ids."""
-        batching = self._batching()
-        lease = BATCH_LEASE if batching else CLAIM_LEASE
-        stories = self._repo.claim_stories_for_cards(limit=limit, lease=lease)
+        self._recent = None  # "Related" looks at the cards as they are this round
         made: list[int] = []
-        recent = self._recent_cards() if self._related and stories else []
-        batched: dict[int, CardDraft] = {}
-        if batching and len(stories) >= BATCH_MIN and self.within_budget():
-            batched = await self._batch(stories)
-        for index, story in enumerate(stories):
+        if self._batches is not None:
+            made += await self._batches.collect(self.save)
+            if await self._submit_batch(limit):
+                return made
+        for _ in range(limit):
+            claims = self._repo.claim_stories_for_cards(limit=1, lease=CLAIM_LEASE)
+            if not claims:
+                break
+            claim = claims[0]
             try:
-                draft = batched.get(story.id) or await self._draft(story)
+                draft = await self._draft(claim.story)
             except ModelError as e:
-                log.warning(
-                    "model unavailable, %d stories wait for the next round: %s",
-                    len(stories) - index,
-                    e,
-                )
-                for waiting in stories[index:]:
-                    self._repo.release_story(waiting.id)
+                log.warning("model unavailable; stories wait for the next round: %s", e)
+                self._repo.release_story(claim)
                 break
             except Exception:  # one bad story must not stop the others
-                log.exception("card for story %s failed", story.id)
-                self._repo.release_story(story.id)
+                # Its claim is kept until it runs out: released, the story would be the
+                # next one claimed, and fail again, in this very loop.
+                log.exception("card for story %s failed", claim.story.id)
                 continue
-            related = self._find_related(story, draft, recent)
-            card_id = self._repo.save_card(story.id, draft, related=related)
+            card_id = self.save(claim.story, draft)
             if card_id is not None:
                 made.append(card_id)
-                if self._related:
-                    recent.insert(0, self._repo.get_card(card_id))
-                    del recent[RELATED_POOL:]
         return made
 
-    def _batching(self) -> bool:
-        return self._settings.use_batches and isinstance(self._engine, BatchCardEngine)
-
-    async def _batch(self, stories: list[Story]) -> dict[int, CardDraft]:
-        """Drafts from one Message Batch (half price); stories it could not do are left out
-        and take the single-request path below."""
-        assert isinstance(self._engine, BatchCardEngine)
+    async def _submit_batch(self, limit: int) -> bool:
+        """Put a backlog into a Message Batch; whether one was submitted."""
+        assert self._batches is not None
+        if not self.uses_model or not self._budget.allows():
+            return False
+        if self._repo.count_stories_without_cards() < BATCH_MIN:
+            return False
+        claims = self._repo.claim_stories_for_cards(limit=limit, lease=BATCH_LEASE)
+        if len(claims) < BATCH_MIN:  # most of the backlog is someone else's already
+            for claim in claims:
+                self._repo.release_story(claim)
+            return False
         try:
-            drafts = await self._engine.make_cards_batch(
-                stories,
-                language=self._settings.language,
-                poll_interval=self._settings.batch_poll_interval,
-                max_wait=BATCH_MAX_WAIT,
-            )
+            await self._batches.submit(claims, language=self._settings.language)
         except ModelError as e:
-            log.warning("batch of %d stories failed, trying one by one: %s", len(stories), e)
-            return {}
-        return drafts
+            log.warning("card batch not submitted; trying one by one: %s", e)
+            return False
+        return True
 
     async def _draft(self, story: Story) -> CardDraft:
         language = self._settings.language
         if not self.uses_model:
             return await self._offline.make_card(story, language=language)
-        if not self.within_budget():
+        if not self._budget.allows():
             draft = await self._offline.make_card(story, language=language)
             return dataclasses.replace(draft, engine=BUDGET_ENGINE)
         return await self._engine.make_card(story, language=language)
 
-    def within_budget(self) -> bool:
-        """Whether today's model spend is still under the daily budget."""
-        return self.spent_today() < self._settings.daily_budget_usd
-
-    def spent_today(self) -> float:
-        midnight = (
-            self._clock.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        )
-        return self._ledger.cost_since(midnight)
+    def save(self, story: Story, draft: CardDraft) -> int | None:
+        """Store ``draft`` as ``story``'s card with its related cards; the new card's id, or
+        ``None`` when the story already had one."""
+        recent = self._recent_cards() if self._related else []
+        related = self._find_related(story, draft, recent)
+        card_id = self._repo.save_card(story.id, draft, related=related)
+        if card_id is not None and self._related:
+            recent.insert(0, self._repo.get_card(card_id))
+            del recent[RELATED_POOL:]
+        return card_id
 
     def _recent_cards(self) -> list[Card]:
-        return self._repo.list_cards(limit=RELATED_POOL)
+        if self._recent is None:
+            self._recent = self._repo.list_cards(limit=RELATED_POOL)
+        return self._recent
 
     def _find_related(self, story: Story, draft: CardDraft, recent: list[Card]) -> list[int]:
         if self._related is None or not recent:

@@ -9,14 +9,14 @@ superseded, a card another process stored first, a crash) still counts.
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 
 from digest.models import Usage
 from digest.ports import Clock
 from digest.store.ledger import Ledger
 
-log = logging.getLogger(__name__)
+# The engine name of an offline card made because the budget was spent.
+BUDGET_ENGINE = "offline-budget"
 
 
 class DailyBudget:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,15 @@ from digest.store.tables import CardRow, StoryRow
 
 _STORIES = cast(Table, StoryRow.__table__)
 _CARDS = cast(Table, CardRow.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class StoryClaim:
+    """A story this process may summarize until ``until`` (also the claim's identity: a
+    claim that ran out and was taken again has another ``until``)."""
+
+    story: Story
+    until: datetime
 
 
 class CardQueries:
@@ -49,11 +59,28 @@ class CardQueries:
                 raise NotFound(f"no story {story_id}")
             return stories[0]
 
-    def claim_stories_for_cards(self, *, limit: int, lease: timedelta) -> list[Story]:
+    def count_stories_without_cards(self) -> int:
+        """How many stories wait for a card (claimed or not): the card maker's backlog."""
+        with self._session() as s:
+            return int(
+                s.scalar(
+                    select(func.count())
+                    .select_from(_STORIES.outerjoin(_CARDS, _CARDS.c.story_id == _STORIES.c.id))
+                    .where(_CARDS.c.id.is_(None))
+                )
+                or 0
+            )
+
+    def claim_stories_for_cards(
+        self, *, limit: int, lease: timedelta, story_ids: Sequence[int] | None = None
+    ) -> list[StoryClaim]:
         """Stories with no card yet, oldest first, each claimed for ``lease`` so that no other
-        process summarizes (and pays for) the same story meanwhile. ``save_card`` or
-        ``release_story`` ends the claim; a crashed process's claim runs out."""
+        process summarizes (and pays for) the same story meanwhile; ``story_ids`` narrows the
+        choice. ``save_card`` or ``release_story`` ends a claim; a crashed process's claim
+        runs out. Claim as few as you will work on next: a claim held while other stories
+        are summarized is a claim that may run out before its turn."""
         now = self._clock.now()
+        until = now + lease
         free = (_STORIES.c.card_claimed_until.is_(None)) | (_STORIES.c.card_claimed_until <= now)
         without_card = (
             select(_STORIES.c.id)
@@ -62,6 +89,8 @@ class CardQueries:
             .order_by(_STORIES.c.created_at, _STORIES.c.id)
             .limit(limit)
         )
+        if story_ids is not None:
+            without_card = without_card.where(_STORIES.c.id.in_(list(story_ids)))
         with self._session() as s:
             candidates = list(s.scalars(without_card))
             if not candidates:
@@ -70,16 +99,37 @@ class CardQueries:
             claimed = s.scalars(
                 update(_STORIES)
                 .where(_STORIES.c.id.in_(candidates), free)
-                .values(card_claimed_until=now + lease)
+                .values(card_claimed_until=until)
                 .returning(_STORIES.c.id)
             ).all()
-            return load_stories(s, sorted(claimed, key=candidates.index))
+            stories = load_stories(s, sorted(claimed, key=candidates.index))
+        return [StoryClaim(story, until) for story in stories]
 
-    def release_story(self, story_id: int) -> None:
-        """Give up a claim without a card (the engine failed); the story is tried again."""
+    def extend_claim(self, claim: StoryClaim, lease: timedelta) -> StoryClaim | None:
+        """The claim pushed out to now + ``lease``; ``None`` when it is no longer ours (it ran
+        out and another process took the story, or the story got its card)."""
+        until = self._clock.now() + lease
+        with self._session() as s:
+            moved = s.scalars(
+                update(_STORIES)
+                .where(
+                    _STORIES.c.id == claim.story.id, _STORIES.c.card_claimed_until == claim.until
+                )
+                .values(card_claimed_until=until)
+                .returning(_STORIES.c.id)
+            ).first()
+        return StoryClaim(claim.story, until) if moved is not None else None
+
+    def release_story(self, claim: StoryClaim) -> None:
+        """Give up a claim without a card (the engine failed); the story is tried again. A
+        claim that is no longer ours is left alone: it is another process's now."""
         with self._session() as s:
             s.execute(
-                update(_STORIES).where(_STORIES.c.id == story_id).values(card_claimed_until=None)
+                update(_STORIES)
+                .where(
+                    _STORIES.c.id == claim.story.id, _STORIES.c.card_claimed_until == claim.until
+                )
+                .values(card_claimed_until=None)
             )
 
     def story_text(self, story_id: int) -> str:

@@ -24,10 +24,14 @@ fallback card: the failed attempts were paid for). API failures that outlast the
 retries raise ``ModelError`` (``digest.summarize.anthropic_client``), so the caller can
 leave the story for a later round instead of giving it a worse card.
 
-Bulk work goes through ``make_cards_batch`` (``digest.summarize.anthropic_batches``): the
-same requests (``card_params``) as items of one Message Batch at half price, each answer
-then taken through the rest of the steps above as if it were the first attempt
-(``complete_card``).
+Bulk work goes through Message Batches (``digest.card_batches``): the same first requests
+(``card_params``) as items of one batch at half price, each answer then taken through the
+rest of the steps above as if it were the first attempt (``complete_card``).
+
+Spend: with a ``meter`` (the daily budget), every paid reply is recorded as it arrives
+(batch answers included) and every further request first asks ``meter.allows()``: past the
+budget a card still missing becomes the offline card marked ``offline-budget``, and a card
+awaiting its claim-check regeneration is kept unchecked.
 """
 
 from __future__ import annotations
@@ -41,8 +45,9 @@ from anthropic.types.message_create_params import MessageCreateParamsNonStreamin
 
 from digest.errors import InvalidModelOutput, ModelError
 from digest.models import CardDraft, Story, Usage
-from digest.ports import CardEngine
-from digest.summarize import anthropic_batches, prompts, validate
+from digest.ports import CardEngine, SpendMeter
+from digest.spend import BUDGET_ENGINE
+from digest.summarize import prompts, validate
 from digest.summarize.anthropic_client import Reply, json_params, request_params
 
 log = logging.getLogger(__name__)
@@ -54,6 +59,15 @@ FALLBACK_ENGINE = "offline-fallback"
 _CUT_OFF = frozenset({"max_tokens", "model_context_window_exceeded"})
 
 ClaimCheck = Callable[[CardDraft, str], tuple[str, ...]]
+
+
+class _OverBudget(Exception):
+    """The daily budget ran out between two requests for one card; ``usage`` is what the
+    card had cost so far (``None``: nothing)."""
+
+    def __init__(self, usage: Usage | None) -> None:
+        super().__init__("daily budget spent")
+        self.usage = usage
 
 
 class ClaudeEngine:
@@ -69,6 +83,7 @@ class ClaudeEngine:
         categories: Sequence[str],
         fallback: CardEngine,
         claim_check: ClaimCheck | None = None,
+        meter: SpendMeter | None = None,
         max_tokens: int = CARD_MAX_TOKENS,
     ) -> None:
         if not categories:
@@ -79,6 +94,7 @@ class ClaudeEngine:
         self._schema = prompts.card_schema(self._categories)
         self._fallback = fallback
         self._claim_check = claim_check
+        self._meter = meter
         self._max_tokens = max_tokens
 
     @property
@@ -89,24 +105,10 @@ class ClaudeEngine:
         """The card for ``story`` in ``language`` (``None``: the story's own language)."""
         return await self.complete_card(story, None, language=language)
 
-    async def make_cards_batch(
-        self,
-        stories: Sequence[Story],
-        *,
-        language: str | None = None,
-        poll_interval: float = anthropic_batches.POLL_INTERVAL,
-        max_wait: float = anthropic_batches.MAX_WAIT,
-    ) -> dict[int, CardDraft]:
-        """Cards for many stories through one Message Batch at half price: story id ->
-        draft. See ``anthropic_batches.make_cards_batch``."""
-        return await anthropic_batches.make_cards_batch(
-            self,
-            self._client,
-            stories,
-            language=language,
-            poll_interval=poll_interval,
-            max_wait=max_wait,
-        )
+    @property
+    def client(self) -> anthropic.AsyncAnthropic:
+        """The SDK client (the batch flow, ``digest.card_batches``, sends through it)."""
+        return self._client
 
     async def complete_card(
         self, story: Story, first: Reply | None, *, language: str | None = None
@@ -115,7 +117,13 @@ class ClaudeEngine:
         request was already made (a batch item of ``card_params(story, language=...)``);
         ``None`` makes every request here."""
         source = prompts.source_text(story)
-        draft, usage = await self._first_valid_card(story, source, language, first)
+        if first is not None:
+            self._record(first)
+        try:
+            draft, usage = await self._first_valid_card(story, source, language, first)
+        except _OverBudget as e:
+            card = await self._fallback.make_card(story, language=language)
+            return replace(card, engine=BUDGET_ENGINE, usage=e.usage)
         if draft is None:
             card = await self._fallback.make_card(story, language=language)
             return replace(card, engine=FALLBACK_ENGINE, usage=usage)
@@ -140,6 +148,8 @@ class ClaudeEngine:
             if attempt == 1 and first is not None:
                 reply = first
             else:
+                if not self._may_spend():
+                    raise _OverBudget(usage)
                 reply = await self._ask(story, language, max_tokens, rejected_because=rejected)
             usage = reply.usage if usage is None else usage + reply.usage
             try:
@@ -175,6 +185,9 @@ class ClaudeEngine:
             "story %s: claim check found %d unsupported terms; regenerating", story.id, len(terms)
         )
         unchecked = replace(draft, usage=usage, checked=False, unchecked_terms=terms)
+        if not self._may_spend():
+            log.info("story %s: daily budget spent; card kept unchecked", story.id)
+            return unchecked
         try:
             reply = await self._ask(story, language, self._max_tokens, unsupported_terms=terms)
         except ModelError as e:
@@ -224,7 +237,17 @@ class ClaudeEngine:
             rejected_because=rejected_because,
             unsupported_terms=unsupported_terms,
         )
-        return await request_params(self._client, params)
+        reply = await request_params(self._client, params)
+        self._record(reply)
+        return reply
+
+    def _may_spend(self) -> bool:
+        return self._meter is None or self._meter.allows()
+
+    def _record(self, reply: Reply) -> None:
+        """Count a paid reply as soon as it arrives, before anything can discard it."""
+        if self._meter is not None:
+            self._meter.record(reply.usage, purpose="card")
 
     def card_params(
         self,

@@ -10,11 +10,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from digest.app import App, open_app
-from digest.cardmaker import BUDGET_ENGINE, CardMaker
+from digest.cardmaker import BATCH_LEASE, CLAIM_LEASE, CardMaker
 from digest.config import Settings
 from digest.errors import ModelError
 from digest.models import CardDraft, NewArticle, Story, Usage
+from digest.ports import SpendMeter
+from digest.spend import BUDGET_ENGINE, DailyBudget
 from digest.store.ledger import Ledger
+from digest.summarize.anthropic_client import LONGEST_WAIT
 from digest.summarize.offline import OfflineEngine
 from tests.support.clock import FakeClock
 
@@ -29,6 +32,7 @@ class PaidEngine:
         self.cost = cost
         self.fail = fail
         self.delay = delay
+        self.meter: SpendMeter | None = None
         self._offline = OfflineEngine(["World", "General"])
 
     async def make_card(self, story: Story, *, language: str | None = None) -> CardDraft:
@@ -38,6 +42,8 @@ class PaidEngine:
             raise ModelError("overloaded", retry_after=30)
         draft = await self._offline.make_card(story)
         usage = Usage(model="fake-model", input_tokens=1000, output_tokens=200, cost_usd=self.cost)
+        if self.meter is not None:
+            self.meter.record(usage, purpose="card")
         return dataclasses.replace(draft, engine="claude", usage=usage, checked=True)
 
 
@@ -89,10 +95,12 @@ class _NoMatch:
 
 
 def maker(app: App, settings: Settings, clock: FakeClock, engine: PaidEngine) -> CardMaker:
+    budget = DailyBudget(Ledger(app.repo.engine), clock, daily_usd=settings.daily_budget_usd)
+    engine.meter = budget
     return CardMaker(
         settings=settings,
         repo=app.repo,
-        ledger=Ledger(app.repo.engine),
+        budget=budget,
         engine=engine,
         offline=OfflineEngine(settings.categories),
         clock=clock,
@@ -163,8 +171,6 @@ async def test_a_claim_held_by_a_crashed_process_runs_out(
     app: App, db_settings: Settings, clock: FakeClock
 ) -> None:
     add_stories(app, 2)
-    from digest.cardmaker import CLAIM_LEASE
-
     claimed = app.repo.claim_stories_for_cards(limit=10, lease=CLAIM_LEASE)
     assert len(claimed) == 2  # ...and this process dies without a card
     assert await maker(app, db_settings, clock, PaidEngine()).make_cards(100) == []
@@ -210,3 +216,91 @@ async def test_cards_know_related_cards_on_the_same_subject(app: App) -> None:
     dredging, court, cup = (cards[t] for t in texts)
     assert court.related == (dredging.id,)  # made after it, on the same subject
     assert cup.related == ()
+
+
+def claimed_stories(app: App, clock: FakeClock) -> int:
+    from sqlalchemy import func, select
+
+    from digest.store.tables import StoryRow
+
+    with app.repo.engine.connect() as conn:
+        return int(
+            conn.scalar(select(func.count()).where(StoryRow.card_claimed_until > clock.now())) or 0
+        )
+
+
+def test_a_claim_outlasts_the_slowest_card() -> None:
+    # three requests (first try, retry, claim-check regeneration), each at its longest wait
+    assert CLAIM_LEASE.total_seconds() >= 3 * LONGEST_WAIT
+    assert BATCH_LEASE > CLAIM_LEASE
+
+
+async def test_stories_are_claimed_one_at_a_time(
+    app: App, db_settings: Settings, clock: FakeClock
+) -> None:
+    add_stories(app, 4)
+    engine = PaidEngine()
+    seen: list[int] = []
+    original = engine.make_card
+
+    async def watching(story: Story, *, language: str | None = None) -> CardDraft:
+        seen.append(claimed_stories(app, clock))
+        return await original(story, language=language)
+
+    engine.make_card = watching  # type: ignore[method-assign]
+    assert len(await maker(app, db_settings, clock, engine).make_cards(100)) == 4
+    # while a card is written, only its own story is held: the others stay free for
+    # other processes, and no claim waits behind slow requests until it runs out
+    assert seen == [1, 1, 1, 1]
+    assert claimed_stories(app, clock) == 0
+
+
+async def test_a_claim_that_ran_out_is_not_released_by_its_old_owner(
+    app: App, clock: FakeClock
+) -> None:
+    add_stories(app, 1)
+    (old,) = app.repo.claim_stories_for_cards(limit=1, lease=CLAIM_LEASE)
+    clock.advance(seconds=CLAIM_LEASE.total_seconds() + 1)
+    (new,) = app.repo.claim_stories_for_cards(limit=1, lease=CLAIM_LEASE)
+    assert new.story.id == old.story.id and new.until != old.until
+    app.repo.release_story(old)  # the slow first owner gives up...
+    assert app.repo.claim_stories_for_cards(limit=1, lease=CLAIM_LEASE) == []  # ...not ours
+    assert app.repo.extend_claim(old, CLAIM_LEASE) is None
+    assert app.repo.extend_claim(new, CLAIM_LEASE) is not None
+
+
+async def test_every_paid_card_counts_against_the_budget_even_when_it_loses_the_race(
+    app: App, db_settings: Settings, clock: FakeClock
+) -> None:
+    add_stories(app, 1)
+    engine = PaidEngine(cost=0.02)
+    (claim,) = app.repo.claim_stories_for_cards(limit=1, lease=CLAIM_LEASE)
+    budget = DailyBudget(Ledger(app.repo.engine), clock, daily_usd=1.0)
+    engine.meter = budget
+    draft = await engine.make_card(claim.story)
+    assert app.repo.save_card(claim.story.id, draft) is not None
+    assert app.repo.save_card(claim.story.id, draft) is None  # a second, paid copy loses
+    second = await engine.make_card(claim.story)
+    assert app.repo.save_card(claim.story.id, second) is None
+    assert budget.spent_today() == pytest.approx(0.04)  # both replies were paid for
+
+
+async def test_a_story_that_breaks_the_engine_is_tried_once_per_round(
+    app: App, db_settings: Settings, clock: FakeClock
+) -> None:
+    add_stories(app, 3)
+    engine = PaidEngine()
+    original = engine.make_card
+
+    async def breaking(story: Story, *, language: str | None = None) -> CardDraft:
+        if story.id == 1:
+            engine.calls.append(story.id)
+            raise RuntimeError("a bug")
+        return await original(story, language=language)
+
+    engine.make_card = breaking  # type: ignore[method-assign]
+    made = await maker(app, db_settings, clock, engine).make_cards(100)
+    assert len(made) == 2
+    assert engine.calls.count(1) == 1  # kept claimed, not retried in a hot loop
+    clock.advance(seconds=CLAIM_LEASE.total_seconds() + 1)
+    assert len(await maker(app, db_settings, clock, PaidEngine()).make_cards(100)) == 1
