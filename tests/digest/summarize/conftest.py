@@ -9,6 +9,7 @@ from typing import Any
 import anthropic
 import pytest
 
+from digest.ports import SpendMeter
 from digest.summarize.anthropic_client import build_client, model_for
 from digest.summarize.anthropic_engine import ClaimCheck, ClaudeEngine
 from digest.summarize.offline import OfflineEngine
@@ -28,7 +29,12 @@ async def api() -> AsyncIterator[FakeAnthropic]:
 async def make_engine(api: FakeAnthropic, tmp_path: Path) -> AsyncIterator[EngineFactory]:
     clients: list[anthropic.AsyncAnthropic] = []
 
-    def factory(*, claim_check: ClaimCheck | None = None, **overrides: Any) -> ClaudeEngine:
+    def factory(
+        *,
+        claim_check: ClaimCheck | None = None,
+        meter: SpendMeter | None = None,
+        **overrides: Any,
+    ) -> ClaudeEngine:
         settings = claude_settings(tmp_path, api.url, **overrides)
         client = build_client(settings)
         clients.append(client)
@@ -38,6 +44,7 @@ async def make_engine(api: FakeAnthropic, tmp_path: Path) -> AsyncIterator[Engin
             categories=settings.categories,
             fallback=OfflineEngine(settings.categories),
             claim_check=claim_check,
+            meter=meter,
         )
 
     yield factory
