@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from alembic import command
 from sqlalchemy import inspect, text
 
 from digest.store.db import make_engine
+from digest.store.ledger import Ledger
 from digest.store.migrate import alembic_config, is_current, upgrade
 
 
@@ -49,4 +52,38 @@ def test_downgrade_to_base_and_up_again(database_url: str) -> None:
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     upgrade(engine)
     assert is_current(engine)
+    engine.dispose()
+
+
+def test_an_upgraded_database_keeps_counting_what_was_spent_before_the_spend_ledger(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+    cards = {"paid": ("'claude'", "'claude-haiku-5-5'", 0.002), "free": ("'offline'", "NULL", 0)}
+    with engine.begin() as conn:
+        for title, (engine_name, model, cost) in cards.items():
+            conn.execute(
+                text(
+                    "INSERT INTO stories (title, created_at, updated_at)"
+                    f" VALUES ('{title}', '2026-11-01 00:00:00', '2026-11-01 00:00:00')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO cards (story_id, category, summary, takeaways, why_it_matters,"
+                    " faq, engine, created_at, model, input_tokens, output_tokens, cost_usd,"
+                    f" unchecked_terms, related) VALUES ((SELECT id FROM stories WHERE title ="
+                    f" '{title}'), 'World', 's', '[]', 'w', '[]', {engine_name},"
+                    f" '2026-11-01 00:00:00', {model}, 1000, 100, {cost}, '[]', '[]')"
+                )
+            )
+    upgrade(engine)
+    ledger = Ledger(engine)
+    assert ledger.cost_since(datetime(2026, 10, 31, tzinfo=UTC)) == 0.002  # offline was free
+    (day,) = ledger.usage_by_day(datetime(2026, 10, 31, tzinfo=UTC))
+    assert (day.input_tokens, day.cards_by_engine) == (1000, {"claude": 1, "offline": 1})
     engine.dispose()
