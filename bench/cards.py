@@ -57,10 +57,13 @@ def _feeds() -> dict[str, bytes]:
             f"The depot could cut delivery times around {town} by a fifth, {firm} said.",
             f"Construction for {firm} is expected to start in spring if {person} signs.",
         ]
+        # Reworded as sites do, yet near-duplicates: the stories' bodies all follow one
+        # template, which the clusterer rightly treats as boilerplate, so titles must carry
+        # the join (with a looser title "c" the result depended on the hash salt).
         titles = {
             "a": f"{town} council approves {firm} depot contract",
             "b": f"{firm} depot contract approved by {town} council",
-            "c": f"{town} approves {firm} depot deal worth {amount} million",
+            "c": f"{town} council approves {amount} million euro {firm} depot contract",
         }
         when = format_datetime(start + timedelta(minutes=i))
         for feed in ("a", "b", "c") if i % 3 else ("a", "b"):
