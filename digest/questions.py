@@ -5,7 +5,10 @@ adapters). The answering itself (routing, retrieval, the model call) is ``digest
 
 Every question is stored with its answer. The same rows give the per-asker rate limit
 (``DIGEST_QUESTIONS_PER_HOUR``) and the cache: the same question about the same card is
-answered once and then served from the record, at no model cost.
+answered once and then served from the record, at no model cost. Only *final* answers are
+served again (see ``digest.answer.engine``): an extractive answer that stood in for the model
+(an outage, a rejected reply, the daily budget spent) is recorded as degraded, and the same
+question is put to the model again once it can answer.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from datetime import UTC, timedelta
 from digest.answer.engine import Answerer
 from digest.answer.routing import normalise_question
 from digest.config import Settings
-from digest.errors import InputError, QuestionTooLong, RateLimited
+from digest.errors import InputError, ModelError, QuestionTooLong, RateLimited
 from digest.models import Answer, Card, ModelAnswer
 from digest.ports import Clock, ModelAnswerer
 from digest.store.ledger import Ledger
@@ -35,17 +38,20 @@ def question_key(question: str) -> str:
     return hashlib.sha256(" ".join(_NOT_WORD.sub(" ", folded).split()).encode()).hexdigest()
 
 
-class _Metered:
-    """Wraps the model answerer to learn what each answer cost (for the ledger)."""
+class _Budgeted:
+    """The model answerer behind the daily budget, asked only when a question needs the
+    model (a why-it-matters or FAQ question costs no budget check). Past the budget it
+    raises ``ModelError``, so the engine answers extractively and marks the answer as a
+    stand-in, not to be served from the cache once the budget allows the model again."""
 
-    def __init__(self, inner: ModelAnswerer) -> None:
+    def __init__(self, inner: ModelAnswerer, within_budget: Callable[[], bool] | None) -> None:
         self._inner = inner
-        self.last: ModelAnswer | None = None
+        self._within_budget = within_budget
 
     async def answer(self, card: Card, article_text: str, question: str) -> ModelAnswer:
-        self.last = None
-        self.last = await self._inner.answer(card, article_text, question)
-        return self.last
+        if self._within_budget is not None and not self._within_budget():
+            raise ModelError("the daily model budget is spent")
+        return await self._inner.answer(card, article_text, question)
 
 
 class QuestionDesk:
@@ -63,8 +69,7 @@ class QuestionDesk:
         self._repo = repo
         self._ledger = ledger
         self._clock = clock
-        self._model = model
-        self._within_budget = within_budget
+        self._budgeted = None if model is None else _Budgeted(model, within_budget)
         self._answerer = Answerer()
 
     async def ask(self, card_id: int, question: str, asker: str) -> Answer:
@@ -93,28 +98,23 @@ class QuestionDesk:
             )
         key = question_key(question)
         answer = self._ledger.cached_answer(card_id, key)
-        metered = None
+        usage = None
+        degraded = False  # a stand-in for the model's answer: recorded, never served again
         if answer is None:
-            metered = self._metered_model()
             text = self._repo.story_text(card.story_id)
-            answer = await self._answerer.answer(card, text, question, model=metered)
+            answered = await self._answerer.respond(card, text, question, model=self._budgeted)
+            answer, usage, degraded = answered.answer, answered.usage, not answered.final
         self._ledger.record_question(
             card_id=card_id,
             asker=asker,
             question=question,
             question_key=key,
             answer=answer,
-            usage=metered.last.usage if metered and metered.last else None,
+            usage=usage,
+            degraded=degraded,
             at=now,
         )
         return answer
-
-    def _metered_model(self) -> _Metered | None:
-        if self._model is None:
-            return None
-        if self._within_budget is not None and not self._within_budget():
-            return None  # past the daily budget: extractive answers only
-        return _Metered(self._model)
 
 
 def _minutes(seconds: float) -> str:

@@ -56,7 +56,8 @@ class Ledger:
             )
 
     def cached_answer(self, card_id: int, question_key: str) -> Answer | None:
-        """The first answer given to the same question about the same card."""
+        """The first final answer given to the same question about the same card (not a
+        cached copy, not a degraded stand-in for the model's answer)."""
         with self._session() as s:
             row = s.execute(
                 select(_QUESTIONS.c.answer, _QUESTIONS.c.method, _QUESTIONS.c.quotes)
@@ -64,6 +65,7 @@ class Ledger:
                     _QUESTIONS.c.card_id == card_id,
                     _QUESTIONS.c.question_key == question_key,
                     _QUESTIONS.c.cached.is_(False),
+                    _QUESTIONS.c.degraded.is_(False),
                 )
                 .order_by(_QUESTIONS.c.id)
                 .limit(1)
@@ -86,6 +88,7 @@ class Ledger:
         answer: Answer,
         usage: Usage | None,
         at: datetime,
+        degraded: bool = False,
     ) -> None:
         with self._session() as s:
             s.execute(
@@ -98,6 +101,7 @@ class Ledger:
                     method=answer.method,
                     quotes=[{"text": q.text, "source": q.source} for q in answer.quotes],
                     cached=answer.cached,
+                    degraded=degraded,
                     model=usage.model if usage else None,
                     input_tokens=usage.input_tokens if usage else 0,
                     output_tokens=usage.output_tokens if usage else 0,

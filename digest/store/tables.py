@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -159,6 +160,11 @@ class QuestionRow(Base):
     method: Mapped[str] = mapped_column(String(32), nullable=False)
     quotes: Mapped[list[dict[str, str]]] = mapped_column(JSON, nullable=False, default=list)
     cached: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # An answer that stood in for the model's (outage, rejected reply, budget spent): kept
+    # in the record, never served from the cache.
+    degraded: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
     model: Mapped[str | None] = mapped_column(String(64))
     input_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     output_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

@@ -17,6 +17,7 @@ from digest.answer.engine import (
 from digest.errors import InvalidModelOutput, ModelError
 from digest.models import Card, ModelAnswer, Usage
 from digest.ports import ModelAnswerer
+from digest.summarize.anthropic_answer import RejectedAnswer
 from tests.digest.answer import ACME_ARTICLE, ACME_CARD, META_ARTICLE, META_CARD
 
 
@@ -185,6 +186,144 @@ async def test_errors_that_are_not_model_errors_are_bugs_and_propagate(
 
     with pytest.raises(KeyError):
         await answerer.answer(META_CARD, META_ARTICLE, "Will Meta appeal?", model=Broken())
+
+
+# -- grounding: a model answer is shown only when the article backs it ---------------------
+
+SHARES = ModelAnswer(
+    text="Shares in Acme fell 14% in early trading after the resignation.",
+    covered=True,
+    quotes=("Shares in Acme fell 14% in early trading.",),
+    usage=Usage(model="claude-test", input_tokens=800, output_tokens=30, cost_usd=0.0001),
+)
+SHARES_QUESTION = "How much did Acme shares fall?"
+
+
+class ScriptedClaims:
+    """A claim check answering from a list, recording what it was given."""
+
+    def __init__(self, *answers: tuple[str, ...]) -> None:
+        self.answers = list(answers)
+        self.calls: list[tuple[str, str]] = []
+
+    def __call__(self, text: str, source: str) -> tuple[str, ...]:
+        self.calls.append((text, source))
+        return self.answers.pop(0)
+
+
+async def test_a_grounded_model_answer_is_final_and_says_what_it_cost(
+    answerer: Answerer,
+) -> None:
+    got = await answerer.respond(ACME_CARD, ACME_ARTICLE, SHARES_QUESTION, model=FakeModel(SHARES))
+    assert got.answer.method == "model" and got.answer.text == SHARES.text
+    assert got.final and got.usage == SHARES.usage
+
+
+async def test_an_unsupported_number_gives_way_to_the_extractive_answer(
+    answerer: Answerer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The article says 14%; the quote is real, the figure in the answer is not.
+    wrong = dataclasses.replace(SHARES, text="Shares in Acme fell 40% in early trading.")
+    with caplog.at_level(logging.WARNING, logger="digest.answer.engine"):
+        got = await answerer.respond(
+            ACME_CARD, ACME_ARTICLE, SHARES_QUESTION, model=FakeModel(wrong)
+        )
+    assert got.answer.method == "extractive"
+    assert got.answer.quotes[0].text == "Shares in Acme fell 14% in early trading."
+    assert "40%" not in got.answer.text
+    assert not got.final and got.usage == SHARES.usage  # paid for, though not shown
+    assert "not shown" in caplog.text and "40" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "quotes",
+    [(), ("Shares in Acme fell 40% in early trading.",), ("fell",)],
+    ids=["none", "invented", "too-short"],
+)
+async def test_a_covered_answer_without_a_verbatim_quote_gives_way_to_the_extractive_answer(
+    answerer: Answerer, caplog: pytest.LogCaptureFixture, quotes: tuple[str, ...]
+) -> None:
+    unquoted = dataclasses.replace(SHARES, quotes=quotes)
+    with caplog.at_level(logging.WARNING, logger="digest.answer.engine"):
+        got = await answerer.respond(
+            ACME_CARD, ACME_ARTICLE, SHARES_QUESTION, model=FakeModel(unquoted)
+        )
+    assert got.answer.method == "extractive" and not got.final
+    assert "no quote from the article" in caplog.text
+
+
+async def test_the_claim_check_sees_the_answer_and_what_the_model_was_shown() -> None:
+    claims = ScriptedClaims(())
+    answerer = Answerer(claim_check=claims)
+    got = await answerer.respond(ACME_CARD, ACME_ARTICLE, SHARES_QUESTION, model=FakeModel(SHARES))
+    assert got.answer.method == "model"
+    ((text, source),) = claims.calls
+    assert text == SHARES.text
+    # The headline and the publisher's name may be cited; the card's summary is no evidence.
+    assert ACME_ARTICLE in source and ACME_CARD.title in source and ACME_CARD.source in source
+    assert ACME_CARD.summary not in source
+
+
+async def test_a_broken_claim_check_never_lets_an_unchecked_answer_through(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(text: str, source: str) -> tuple[str, ...]:
+        raise RuntimeError("bug")
+
+    answerer = Answerer(claim_check=broken)
+    with caplog.at_level(logging.WARNING, logger="digest.answer.engine"):
+        got = await answerer.respond(
+            ACME_CARD, ACME_ARTICLE, SHARES_QUESTION, model=FakeModel(SHARES)
+        )
+    assert got.answer.method == "extractive" and not got.final
+    assert "claim check failed" in caplog.text
+
+
+async def test_a_not_covered_answer_is_final_and_skips_the_claim_check() -> None:
+    claims = ScriptedClaims()
+    model = FakeModel(ModelAnswer(text="About 3,000 people.", covered=False))
+    got = await Answerer(claim_check=claims).respond(
+        META_CARD, META_ARTICLE, "How many people does Meta employ in Brazil?", model=model
+    )
+    assert got.answer.method == "not_covered" and got.final
+    assert claims.calls == []
+
+
+APPEAL_QUESTION = "Did Meta say it would appeal?"
+
+
+# -- which answers are final (may be served from the cache) ----------------------------------
+
+
+async def test_a_stand_in_for_a_failed_model_is_not_final(answerer: Answerer) -> None:
+    model = FailingModel(ModelError("529 overloaded"))
+    got = await answerer.respond(META_CARD, META_ARTICLE, APPEAL_QUESTION, model=model)
+    assert got.answer.method == "extractive" and not got.final and got.usage is None
+    # even when the stand-in is "not covered": the model might have known better
+    got = await answerer.respond(META_CARD, META_ARTICLE, "What is the weather?", model=model)
+    assert got.answer.method == "not_covered" and not got.final
+
+
+async def test_a_rejected_reply_is_not_final_and_its_cost_is_kept(answerer: Answerer) -> None:
+    paid = Usage(model="claude-test", input_tokens=700, output_tokens=90, cost_usd=0.0002)
+    model = FailingModel(RejectedAnswer("not valid JSON", paid))
+    got = await answerer.respond(META_CARD, META_ARTICLE, APPEAL_QUESTION, model=model)
+    assert got.answer.method == "extractive" and not got.final and got.usage == paid
+
+
+async def test_without_a_model_extractive_answers_are_final(answerer: Answerer) -> None:
+    got = await answerer.respond(ACME_CARD, ACME_ARTICLE, "why did the CEO resign?", model=None)
+    assert got.answer.method == "extractive" and got.final and got.usage is None
+    got = await answerer.respond(META_CARD, META_ARTICLE, "What is the weather?", model=None)
+    assert got.answer.method == "not_covered" and got.final
+
+
+async def test_card_answers_are_final_whatever_the_model_is_doing(answerer: Answerer) -> None:
+    model = FailingModel(ModelError("529 overloaded"))
+    why = await answerer.respond(META_CARD, META_ARTICLE, "So what?", model=model)
+    faq = await answerer.respond(META_CARD, META_ARTICLE, "when will it happen?", model=model)
+    assert (why.answer.method, faq.answer.method) == ("why_it_matters", "faq")
+    assert why.final and faq.final and model.calls == 0
 
 
 # -- without a model ------------------------------------------------------------------------

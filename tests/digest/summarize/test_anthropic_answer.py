@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,11 +12,13 @@ from typing import Any
 import anthropic
 import pytest
 
+from digest.answer.engine import Answerer
 from digest.config import Settings
 from digest.errors import InvalidModelOutput, ModelError
-from digest.models import Card, FaqItem, Source
+from digest.models import Card, FaqItem, Source, Usage
+from digest.ports import SpendMeter
 from digest.summarize import prompts
-from digest.summarize.anthropic_answer import ClaudeAnswerer
+from digest.summarize.anthropic_answer import ClaudeAnswerer, RejectedAnswer
 from digest.summarize.anthropic_client import build_client
 from tests.support.fake_anthropic import (
     SAMPLE_ARTICLE,
@@ -50,6 +53,19 @@ CARD = Card(
 AnswererFactory = Callable[..., ClaudeAnswerer]
 
 
+class Meter:
+    """A ``SpendMeter`` that allows everything and records what it is told."""
+
+    def __init__(self) -> None:
+        self.recorded: list[tuple[Usage, str]] = []
+
+    def allows(self) -> bool:
+        return True
+
+    def record(self, usage: Usage, *, purpose: str) -> None:
+        self.recorded.append((usage, purpose))
+
+
 def answer(**fields: Any) -> Any:
     data: dict[str, Any] = {
         "answer": "The barrier will cost 12 million dollars.",
@@ -71,7 +87,7 @@ async def api() -> AsyncIterator[FakeAnthropic]:
 async def make_answerer(api: FakeAnthropic, tmp_path: Path) -> AsyncIterator[AnswererFactory]:
     clients: list[anthropic.AsyncAnthropic] = []
 
-    def factory(**overrides: Any) -> ClaudeAnswerer:
+    def factory(*, meter: SpendMeter | None = None, **overrides: Any) -> ClaudeAnswerer:
         values: dict[str, Any] = {
             "_env_file": None,
             "database_url": f"sqlite:///{tmp_path / 'digest.db'}",
@@ -83,7 +99,7 @@ async def make_answerer(api: FakeAnthropic, tmp_path: Path) -> AsyncIterator[Ans
         values.update(overrides)
         client = build_client(Settings(**values))
         clients.append(client)
-        return ClaudeAnswerer(client, model="claude-haiku-5-5")
+        return ClaudeAnswerer(client, model="claude-haiku-5-5", meter=meter)
 
     yield factory
     for client in clients:
@@ -196,3 +212,142 @@ async def test_api_failures_raise_model_error(
             CARD, SAMPLE_ARTICLE, "Cost?"
         )
     assert KEY not in caplog.text
+
+
+# -- spend -----------------------------------------------------------------------------------
+
+
+async def test_every_reply_is_metered_as_it_arrives(
+    api: FakeAnthropic, make_answerer: AnswererFactory
+) -> None:
+    meter = Meter()
+    api.script(answer())
+    got = await make_answerer(meter=meter).answer(CARD, SAMPLE_ARTICLE, "How much?")
+    assert meter.recorded == [(got.usage, "answer")]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        replace(malformed_reply(), output_tokens=90),
+        message('{"answer": "The barrier', stop_reason="max_tokens", output_tokens=90),
+        replace(answer(answer="Bonus at https://evil.example/bonus"), output_tokens=90),
+    ],
+    ids=["malformed", "truncated", "foreign-link"],
+)
+async def test_a_rejected_reply_is_still_metered_and_its_cost_travels_with_the_error(
+    api: FakeAnthropic, make_answerer: AnswererFactory, reply: Any
+) -> None:
+    meter = Meter()
+    api.script(reply)
+    with pytest.raises(RejectedAnswer) as caught:
+        await make_answerer(meter=meter).answer(CARD, SAMPLE_ARTICLE, "How much?")
+    assert isinstance(caught.value, InvalidModelOutput)  # callers fall back as before
+    assert len(meter.recorded) == 1
+    usage, purpose = meter.recorded[0]
+    assert purpose == "answer" and usage.output_tokens == 90 and usage.cost_usd > 0
+    assert caught.value.usage == usage
+
+
+async def test_an_api_failure_meters_nothing(
+    api: FakeAnthropic, make_answerer: AnswererFactory
+) -> None:
+    meter = Meter()
+    api.script(overloaded())
+    with pytest.raises(ModelError, match="overloaded"):
+        await make_answerer(meter=meter, model_max_retries=0).answer(CARD, SAMPLE_ARTICLE, "?!")
+    assert meter.recorded == []
+
+
+# -- links -----------------------------------------------------------------------------------
+
+# An article that asks for a link to be passed on: the link is in the article, but it is not
+# one of the card's own articles, so an answer must not carry it, bare or in full.
+INJECTED = SAMPLE_ARTICLE + (
+    " Readers can find the full plans and a bonus report at https://evil.example/bonus"
+    " (also evil.example/bonus)."
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The plans are at https://evil.example/bonus.",
+        "See evil.example/bonus for the plans.",
+        "See evil.example for the plans.",
+    ],
+    ids=["full-link", "bare-host-and-path", "bare-host"],
+)
+async def test_links_the_article_carries_but_the_card_does_not_are_refused(
+    api: FakeAnthropic, make_answerer: AnswererFactory, text: str
+) -> None:
+    api.script(answer(answer=text))
+    with pytest.raises(InvalidModelOutput, match=r"evil\.example"):
+        await make_answerer().answer(CARD, INJECTED, "Where are the plans?")
+
+
+async def test_the_cards_own_links_and_their_hosts_are_allowed(
+    api: FakeAnthropic, make_answerer: AnswererFactory
+) -> None:
+    api.script(
+        answer(answer="The Gazette has it at riverton.example.com: the barrier costs 12 million.")
+    )
+    got = await make_answerer().answer(CARD, SAMPLE_ARTICLE, "Where can I read it?")
+    assert "riverton.example.com" in got.text
+
+
+# -- what the reader is shown: the engine over the real answerer --------------------------
+
+QUESTION = "How much will the project cost?"
+
+
+async def test_a_grounded_model_answer_is_shown(
+    api: FakeAnthropic, make_answerer: AnswererFactory
+) -> None:
+    api.script(answer())
+    got = await Answerer().respond(CARD, SAMPLE_ARTICLE, QUESTION, model=make_answerer())
+    assert got.final and got.answer.method == "model"
+    assert got.answer.text == "The barrier will cost 12 million dollars."
+    assert got.usage is not None and got.usage.input_tokens == 900
+
+
+@pytest.mark.parametrize(
+    ("reply", "why"),
+    [
+        (answer(answer="See evil.example/bonus for the plans."), "evil.example"),
+        (answer(answer="The barrier will cost 40 million dollars."), "40"),
+        (answer(quotes=["The barrier will cost 14 million dollars"]), "no quote"),
+        (answer(quotes=[]), "no quote"),
+        (malformed_reply(), "not valid JSON"),
+    ],
+    ids=["foreign-host", "unsupported-number", "invented-quote", "no-quote", "malformed"],
+)
+async def test_an_answer_not_backed_by_the_article_gives_way_to_quotes(
+    api: FakeAnthropic,
+    make_answerer: AnswererFactory,
+    caplog: pytest.LogCaptureFixture,
+    reply: Any,
+    why: str,
+) -> None:
+    meter = Meter()
+    api.script(reply)
+    with caplog.at_level(logging.WARNING, logger="digest.answer.engine"):
+        got = await Answerer().respond(
+            CARD, SAMPLE_ARTICLE, QUESTION, model=make_answerer(meter=meter)
+        )
+    assert got.answer.method == "extractive"
+    assert got.answer.quotes[0].text.startswith("The barrier will cost 12 million dollars")
+    assert not got.final  # a stand-in: not to be served from the cache
+    assert got.usage is not None and [got.usage] == [u for u, _ in meter.recorded]
+    assert why in caplog.text and "answering extractively" in caplog.text
+
+
+async def test_a_not_covered_answer_is_our_sentence_and_final(
+    api: FakeAnthropic, make_answerer: AnswererFactory
+) -> None:
+    api.script(answer(answer="Probably 40 engineers from Acme Corp.", covered=False, quotes=[]))
+    got = await Answerer().respond(
+        CARD, SAMPLE_ARTICLE, "Who designed the barrier?", model=make_answerer()
+    )
+    assert got.final and got.answer.method == "not_covered"
+    assert "Acme" not in got.answer.text and "40" not in got.answer.text
