@@ -8,13 +8,14 @@ a proxy, an old model or a truncated answer may not follow the shape either; so 
 is checked here. Two kinds of problem:
 
 * *cleaned*: Markdown and HTML are reduced to their plain text, invisible characters are
-  deleted, whitespace is collapsed and mass mentions (``@everyone``, ``@here``) lose their
-  ``@``. Card fields are stored as plain text; each platform escapes them on the way out.
+  deleted, whitespace is collapsed and every mention (``@everyone``, ``@here``,
+  ``@username``) loses its ``@``. Card fields are stored as plain text; each platform
+  escapes them on the way out.
 * *rejected* with ``InvalidModelOutput`` (the engine retries once, then falls back): output
   that is not JSON, a missing or mistyped field, a count or length out of bounds, a
-  category outside the taxonomy, a field that is empty once cleaned, or a link the source
-  does not contain. The message says what was wrong in words the engine can send back to
-  the model on the retry.
+  category outside the taxonomy, a field that is empty once cleaned, or a link that is not
+  one of the story's own (``digest.summarize.validate_links``). The message says what was
+  wrong in words the engine can send back to the model on the retry.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from collections.abc import Sequence
 from digest.errors import InvalidModelOutput
 from digest.models import CardDraft, FaqItem, ModelAnswer
 from digest.summarize.sentences import shorten, split_sentences
+from digest.summarize.validate_links import foreign_urls
 
 SUMMARY_MAX = 600
 SUMMARY_SENTENCES = (2, 4)
@@ -67,28 +69,19 @@ _MD_PAIRS = [
     re.compile(r"(?<![\w_])_(?=\S)(.+?)(?<=\S)_(?![\w_])"),
 ]
 _MD_LINE_START = re.compile(r"(?m)^[ \t]*(?:#{1,6}[ \t]+|>+[ \t]?|(?:[-*+•]|\d{1,2}[.)])[ \t]+)")
-_MASS_MENTION = re.compile(r"(?<![\w@])@(everyone|here)\b", re.IGNORECASE)
+# "@everyone", "@here" and "@username" (Telegram, Discord, X): a chat client pings or links
+# every one of them, so each @ before a word goes. An e-mail address keeps its @ (its host
+# is a link, judged by ``foreign_urls``). "＠" is the full-width at sign.
+_MENTION = re.compile(r"(?<![\w@＠])[@＠]+(?=\w)")
 
-# Links a chat client would make clickable: any scheme://, www., and host names with a
-# common top-level domain (``evil.com/path``). A heuristic by design: it errs on the side of
-# rejecting, and a rejected card costs one retry.
-_FULL_URL = re.compile(
-    r"\b[a-z][a-z0-9+.-]{1,15}://[^\s<>\"'`]+|\bwww\.[^\s<>\"'`]+", re.IGNORECASE
-)
-_HOST = re.compile(
-    r"\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+"
-    r"(?:com|net|org|info|biz|io|co|me|ly|app|dev|xyz|ru|cn|tk|gg|to|link|site|online|top|"
-    r"click|example|invalid|test|onion)\b(?:/[^\s<>\"'`]*)?",
-    re.IGNORECASE,
-)
-_URL_TAIL = ".,;:!?)]}'\"”’»"
 _WORD = re.compile(r"\w+")
 ECHO_WORDS = 8  # this many words in a row from the system prompt count as revealing it
 
 
 def plain_text(text: str) -> str:
     """``text`` as one paragraph of plain text: markup reduced to its words, invisible and
-    control characters deleted, whitespace collapsed, ``@everyone``/``@here`` defused."""
+    control characters deleted, whitespace collapsed, mentions (``@everyone``, ``@name``)
+    defused."""
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     text = _CONTROL.sub(" ", text)
     text = _CODE_FENCE.sub(" ", text)
@@ -104,42 +97,16 @@ def plain_text(text: str) -> str:
     text = _MD_LINE_START.sub("", text)
     for pattern in _MD_PAIRS:
         text = pattern.sub(r"\1", text)
-    text = _MASS_MENTION.sub(r"\1", text)
+    text = _MENTION.sub("", text)
     return " ".join(text.split())
 
 
-def foreign_urls(text: str, source: str, *, allowed: Sequence[str] | None = None) -> list[str]:
-    """Links in ``text`` that may not be there, in order.
-
-    A host name (``example.com``, ``example.com/path``) may be there when ``source``
-    contains it (case-insensitive). A full link (``scheme://``, ``www.``) likewise, unless
-    ``allowed`` is given: then only the links listed in it may appear, whatever the source
-    says, so a link an article asks to have "added" never reaches a card.
-    """
-    haystack = source.casefold()
-    permitted = None if allowed is None else {a.casefold().rstrip("/") for a in allowed}
-    found = []
-    spans: list[tuple[int, int]] = []
-    for match in _FULL_URL.finditer(text):
-        spans.append(match.span())
-        url = match.group(0).rstrip(_URL_TAIL)
-        key = url.casefold()
-        ok = key in haystack if permitted is None else key.rstrip("/") in permitted
-        if not ok:
-            found.append(url)
-    for match in _HOST.finditer(text):
-        if any(start <= match.start() < end for start, end in spans):
-            continue  # part of a full link, judged above
-        url = match.group(0).rstrip(_URL_TAIL)
-        if url.casefold() not in haystack:
-            found.append(url)
-    return found
-
-
 def _raw_and_clean(texts: Sequence[str]) -> str:
-    # Links are looked for before cleaning (a Markdown link's target is dropped by it) and
-    # after (cleaning decodes "https&#58;//..." and deletes zero-width characters).
-    return "\n".join([*texts, *(plain_text(t) for t in texts)])
+    # Links are looked for before cleaning (a Markdown link's target is dropped by it), after
+    # (cleaning decodes "https&#58;//..." and deletes zero-width characters), and in NFKC
+    # form (full-width "ｅｖｉｌ．ｃｏｍ" is "evil.com").
+    clean = [plain_text(t) for t in texts]
+    return "\n".join([*texts, *clean, *(unicodedata.normalize("NFKC", t) for t in clean)])
 
 
 def echoes(text: str, reference: str, words: int = ECHO_WORDS) -> bool:
@@ -212,8 +179,9 @@ def parse_card(
 ) -> CardDraft:
     """The card in the model's answer ``text``, checked against the card rules.
 
-    ``source`` is the story text the model was shown (host names must come from it);
-    ``allowed_links`` the only full links a card may carry (the story's own articles);
+    ``allowed_links`` are the only links a card may carry, with their hosts (the story's own
+    articles; none by default); ``source``, the story text the model was shown, is not
+    consulted for links: an article may ask for its own links to be added.
     ``categories`` the configured taxonomy, whose spelling the card gets; a card repeating
     a run of ``system_prompt`` is refused. Raises ``InvalidModelOutput`` naming the first
     rule broken.
@@ -304,12 +272,21 @@ def verbatim_quotes(quotes: Sequence[str], article_text: str) -> tuple[str, ...]
     return tuple(kept)
 
 
-def parse_answer(text: str, *, article_text: str, link_source: str | None = None) -> ModelAnswer:
-    """The grounded answer in the model's ``text``: plain text, links only from
-    ``link_source`` (default: the article), quotes only if verbatim in ``article_text``.
+def parse_answer(
+    text: str,
+    *,
+    article_text: str,
+    link_source: str | None = None,
+    allowed_links: Sequence[str] | None = None,
+) -> ModelAnswer:
+    """The grounded answer in the model's ``text``: plain text, quotes only if verbatim in
+    ``article_text``, and links only as ``parse_card`` allows them: ``allowed_links`` (the
+    card's URL and its sources' URLs) and their hosts. Without ``allowed_links``, links
+    found in ``link_source`` (default: the article) as written are let through, for
+    callers written before ``allowed_links`` (ignored when ``allowed_links`` is given).
 
     Raises ``InvalidModelOutput`` for malformed output, an empty answer to a covered
-    question, or a link the article does not contain. ``usage`` is left for the caller.
+    question, or a link not let through. ``usage`` is left for the caller.
     """
     data = parse_json_object(text)
     answer_raw = _string(data, "answer")
@@ -317,10 +294,11 @@ def parse_answer(text: str, *, article_text: str, link_source: str | None = None
     if not isinstance(covered, bool):
         raise InvalidModelOutput("covered must be true or false")
     quotes = _strings(data, "quotes")
-    links = foreign_urls(
-        _raw_and_clean([answer_raw]), article_text if link_source is None else link_source
-    )
-    if links:
+    joined = _raw_and_clean([answer_raw])
+    if allowed_links is not None:
+        if links := foreign_urls(joined, "", allowed=allowed_links):
+            raise InvalidModelOutput(f"the answer must not contain links such as {links[0]}")
+    elif links := foreign_urls(joined, article_text if link_source is None else link_source):
         raise InvalidModelOutput(f"the answer contains links the article does not: {links[0]}")
     answer = shorten(plain_text(answer_raw), ANSWER_MAX)
     if not covered:

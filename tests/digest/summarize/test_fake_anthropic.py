@@ -143,3 +143,12 @@ async def test_batch_requests_are_checked_like_messages(
         await client.messages.batches.create(requests=[{"custom_id": "same", "params": PARAMS}] * 2)
     with pytest.raises(anthropic.NotFoundError):
         await client.messages.batches.retrieve("msgbatch_nope")
+
+
+def test_the_replies_are_importable_from_the_server_module() -> None:
+    from tests.support import fake_anthropic, fake_anthropic_replies
+
+    for name in fake_anthropic.__all__:
+        assert hasattr(fake_anthropic, name), name
+    assert fake_anthropic.card_reply is fake_anthropic_replies.card_reply
+    assert fake_anthropic.Reply is fake_anthropic_replies.Reply
