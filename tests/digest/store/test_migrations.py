@@ -87,3 +87,45 @@ def test_an_upgraded_database_keeps_counting_what_was_spent_before_the_spend_led
     (day,) = ledger.usage_by_day(datetime(2026, 10, 31, tzinfo=UTC))
     assert (day.input_tokens, day.cards_by_engine) == (1000, {"claude": 1, "offline": 1})
     engine.dispose()
+
+
+def test_extractive_answers_from_before_0006_are_not_served_from_the_cache(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0005")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO stories (title, created_at, updated_at)"
+                " VALUES ('t', '2026-11-01 00:00:00', '2026-11-01 00:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO cards (story_id, category, summary, takeaways, why_it_matters, faq,"
+                " engine, created_at, input_tokens, output_tokens, cost_usd, unchecked_terms,"
+                " related) VALUES ((SELECT min(id) FROM stories), 'World', 's', '[]', 'w', '[]',"
+                " 'offline', '2026-11-01 00:00:00', 0, 0, 0, '[]', '[]')"
+            )
+        )
+        for method, key in (("extractive", "k1"), ("why_it_matters", "k2")):
+            conn.execute(
+                text(
+                    "INSERT INTO questions (card_id, asker, question, question_key, answer,"
+                    " method, quotes, cached, input_tokens, output_tokens, cost_usd, created_at)"
+                    f" VALUES ((SELECT min(id) FROM cards), 'a', 'q', '{key}', 'answer',"
+                    f" '{method}', '[]', false, 0, 0, 0, '2026-11-01 00:00:00')"
+                )
+            )
+    upgrade(engine)
+    ledger = Ledger(engine)
+    with engine.connect() as conn:
+        card_id = conn.execute(text("SELECT min(id) FROM cards")).scalar_one()
+    assert ledger.cached_answer(card_id, "k1") is None  # maybe a stand-in: asked again
+    cached = ledger.cached_answer(card_id, "k2")
+    assert cached is not None and cached.method == "why_it_matters"
+    engine.dispose()
