@@ -11,18 +11,27 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from digest.card_batches import CardBatches
 from digest.cardmaker import CardMaker
 from digest.config import Settings
 from digest.ingest.extract import extract_article
 from digest.ingest.fetch import HttpFetcher
 from digest.ingest.parse import parse_feed
 from digest.poller import Poller
-from digest.ports import CardEngine, Clock, Fetcher, ModelAnswerer, SystemClock
+from digest.ports import (
+    BatchCardEngine,
+    CardEngine,
+    Clock,
+    Fetcher,
+    ModelAnswerer,
+    SystemClock,
+)
 from digest.questions import QuestionDesk
 from digest.sample_feeds import SampleFetcher
 from digest.service import DigestService
-from digest.store.db import make_engine
 from digest.spend import DailyBudget
+from digest.store.batches import BatchStore
+from digest.store.db import make_engine
 from digest.store.ledger import Ledger
 from digest.store.migrate import upgrade
 from digest.store.repository import Repository
@@ -89,6 +98,10 @@ async def open_app(
                 meter=budget,
             )
             model_answerer = model_answerer or ClaudeAnswerer(client, model=model, meter=budget)
+        batches = None
+        bulk: object = card_engine  # a card engine that may also take Message Batches
+        if settings.use_batches and isinstance(bulk, BatchCardEngine):
+            batches = CardBatches(bulk, repo=repo, store=BatchStore(db, clock), clock=clock)
         cards = CardMaker(
             settings=settings,
             repo=repo,
@@ -97,6 +110,7 @@ async def open_app(
             offline=offline,
             clock=clock,
             related=related_cards,
+            batches=batches,
         )
         questions = QuestionDesk(
             settings=settings,

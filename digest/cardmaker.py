@@ -25,8 +25,8 @@ import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
+from digest.card_batches import BATCH_LEASE, CardBatches
 from digest.config import Settings
 from digest.errors import ModelError
 from digest.models import Card, CardDraft, Story
@@ -34,19 +34,14 @@ from digest.ports import CardEngine, Clock, SpendMeter
 from digest.spend import BUDGET_ENGINE
 from digest.store.repository import Repository
 
-if TYPE_CHECKING:  # the batch flow imports the card maker's leases
-    from digest.card_batches import CardBatches
-
 log = logging.getLogger(__name__)
 
 # A card makes at most 3 requests (a retry of invalid output, a claim-check regeneration),
 # each given up after anthropic_client.LONGEST_WAIT (300 s) with the SDK's retries; the rest
 # is margin. A claim that ran out could be taken by another process, which would pay again.
 CLAIM_LEASE = timedelta(minutes=20)
-# Message Batches: used for a backlog of at least BATCH_MIN stories; its stories stay
-# claimed while it runs (the batch flow extends the claims each round).
+# Message Batches: used for a backlog of at least BATCH_MIN stories.
 BATCH_MIN = 10
-BATCH_LEASE = timedelta(hours=3)
 # How many recent cards "Related" looks among.
 RELATED_POOL = 300
 

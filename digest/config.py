@@ -80,7 +80,6 @@ class Settings(BaseSettings):
     model_max_retries: int = Field(default=2, ge=0, le=10)
     daily_budget_usd: float = Field(default=1.0, ge=0)
     use_batches: bool = False
-    batch_poll_interval: float = Field(default=30.0, gt=0)  # seconds between batch checks
     language: str | None = None  # DIGEST_LANGUAGE: cards' language; unset keeps the source's
 
     # Follow-up questions

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from digest.models import (
     Card,
@@ -16,6 +15,10 @@ from digest.models import (
     Story,
     Usage,
 )
+
+if TYPE_CHECKING:  # the SDK's types, named by the one module allowed to import it
+    from digest.summarize.anthropic_batches import CardParams, Client
+    from digest.summarize.anthropic_client import Reply
 
 
 class Fetcher(Protocol):
@@ -55,20 +58,25 @@ class CardEngine(Protocol):
 
 
 @runtime_checkable
-class BatchCardEngine(CardEngine, Protocol):
-    """A card engine that can also write many cards in one cheaper, slower batch.
+class BatchCardEngine(Protocol):
+    """What the Message Batches flow (``digest.card_batches``) needs from a model card engine
+    (``ClaudeEngine``): the SDK client to send batches through, the model to price answers
+    at, the first request of a card (``card_params``: one batch item), and the rest of the
+    card path for an answer that came back from a batch (``complete_card``: validation, one
+    retry, the claim check, the offline fallback, spend recording). ``complete_card`` raises
+    ``ModelError`` when a request it had to make failed."""
 
-    Returns story id → draft; a story left out could not be done and is retried later.
-    """
+    @property
+    def client(self) -> Client: ...
 
-    async def make_cards_batch(
-        self,
-        stories: Sequence[Story],
-        *,
-        language: str | None = None,
-        poll_interval: float = ...,
-        max_wait: float = ...,
-    ) -> dict[int, CardDraft]: ...
+    @property
+    def model(self) -> str: ...
+
+    def card_params(self, story: Story, *, language: str | None = None) -> CardParams: ...
+
+    async def complete_card(
+        self, story: Story, first: Reply | None, *, language: str | None = None
+    ) -> CardDraft: ...
 
 
 class ModelAnswerer(Protocol):

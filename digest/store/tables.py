@@ -190,12 +190,14 @@ class SpendRow(Base):
 
 class CardBatchRow(Base):
     """A Message Batch in flight: kept so that a restart collects its (paid) results instead
-    of asking again. Its stories stay claimed while it runs."""
+    of asking again. Its stories stay claimed while it runs (``digest.store.batches``)."""
 
     __tablename__ = "card_batches"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     batch_id: Mapped[str] = mapped_column(String(128), nullable=False, unique=True)
+    # The stories the batch still has to finish: each one leaves the list when it gets its
+    # card or is given back to the single-request path.
     story_ids: Mapped[list[int]] = mapped_column(JSON, nullable=False)
     language: Mapped[str | None] = mapped_column(String(64))
     # "running" -> "cancelling" (past its wait) -> "done" once its results are taken.
@@ -203,6 +205,10 @@ class CardBatchRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     # Set while a process checks the batch or reads its results.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The ``stories.card_claimed_until`` of the story claims this batch holds: how a process
+    # that takes the batch over tells the batch's claims from other processes' claims.
+    stories_claimed_until: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # When the batch was first seen ended (results unreadable for long are given up).
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

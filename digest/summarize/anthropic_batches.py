@@ -1,35 +1,28 @@
-"""Cards for many stories through the Message Batches API, at half price.
+"""The Message Batches API, stateless: create batches of card requests, ask how they are
+doing, cancel them, read their results. Nothing here waits, sleeps or remembers.
 
-Called through ``ClaudeEngine.make_cards_batch`` for bulk work (the first poll of many
-feeds, with ``DIGEST_USE_BATCHES=true``). What one call does:
+Called by ``digest.card_batches.CardBatches``, which keeps each batch in the database and
+comes back every round of the card maker (so a batch outlives the process that made it):
 
-1. One batch item per story, ``custom_id`` ``story-{id}``, whose params are built by
-   ``ClaudeEngine.card_params``: exactly the first request ``make_card`` would send. More
-   than ``MAX_BATCH_REQUESTS`` items, or ``MAX_BATCH_BYTES`` of them, go into further
-   batches, run side by side.
-2. Create the batch, then ``retrieve`` it every ``poll_interval`` seconds (``asyncio.sleep``)
-   until its ``processing_status`` is ``ended``. After ``max_wait`` seconds it is cancelled;
-   the results of a cancelled batch are read when it ends within ``CANCEL_POLLS`` more
-   polls, and otherwise every item counts as failed.
-3. Stream the results and match them to stories by ``custom_id`` (the API promises no
-   order). A succeeded item's answer, priced at the batch rate, is the first attempt of the
-   normal card path (``ClaudeEngine.complete_card``): the same validation, the same one
-   retry (a single request, naming what was wrong), the same claim check with its one
-   regeneration (a single request), the same offline fallback and refusal handling.
-4. Per-item fallback: an errored, expired or cancelled item, or one missing from the
-   results, goes through ``ClaudeEngine.make_card`` (single requests, its own retry and
-   offline fallback), at most ``FALLBACK_CONCURRENCY`` at a time. A story whose single path
-   raises ``ModelError`` is left out of the result: the caller retries it next round. After
-   ``GIVE_UP_AFTER`` such errors in a row the API is taken to be down and the stories still
-   waiting for a single request are left out too.
+* ``submit(engine, stories, language=...)`` creates the batches: one item per story,
+  ``custom_id`` ``story-{id}``, whose params are ``engine.card_params(story, language=...)``,
+  exactly the first request a single card would send. More than ``MAX_BATCH_REQUESTS``
+  items, or ``MAX_BATCH_BYTES`` of them, go into further batches. ``on_created`` is called
+  with each batch as soon as it exists, so the caller can store it before the next one is
+  created; when it raises, that batch is cancelled (best effort) and the error re-raised.
+* ``status(client, batch_id)``: ``"in_progress"``, ``"canceling"`` or ``"ended"``.
+* ``cancel(client, batch_id)``: asks the API to cancel; items already processed keep (and
+  bill) their results, which ``results`` reads once the batch has ended.
+* ``results(client, batch_id, model)``: story id -> the ``Reply`` of a succeeded item
+  (priced at the batch rate), or the type of a failed one (``"errored"``, ``"canceled"``,
+  ``"expired"``). Items missing from the results are absent; so are items after a broken
+  stream (what was read is kept).
 
-Errors: failing to create or poll the batch (after the SDK's retries, and for polling
-``MAX_POLL_FAILURES`` polls in a row) raises ``ModelError``, scrubbed of the API key by
-``anthropic_client.model_error``; a batch given up on that way, or by cancellation of the
-caller's task, is cancelled on a best-effort basis so unprocessed items are not billed.
-With several batches, ``ModelError`` is raised only when every one failed; the stories of
-a failed one are left out. Failing to read results is not an error: the unread items take
-the per-item fallback.
+Errors: every call is one API request (``results``: two, then the stream), given up after
+``anthropic_client.LONGEST_WAIT`` with the SDK's retries; failures raise ``ModelError``,
+scrubbed of the API key by ``anthropic_client.model_error``. ``submit`` raises only when
+its first batch could not be created: with later ones failing, it returns the batches it
+made and the caller treats the other stories as not submitted.
 """
 
 from __future__ import annotations
@@ -38,245 +31,197 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 import anthropic
-from anthropic.types.messages import MessageBatch, MessageBatchResult
+from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
 from anthropic.types.messages.batch_create_params import Request
 
 from digest.errors import ModelError
-from digest.models import CardDraft, Story
-from digest.summarize.anthropic_client import LONGEST_WAIT, model_error, reply_from_message
+from digest.models import Story
+from digest.summarize.anthropic_client import LONGEST_WAIT, Reply, model_error, reply_from_message
 
 if TYPE_CHECKING:
-    from digest.summarize.anthropic_engine import ClaudeEngine
+    from digest.ports import BatchCardEngine
 
 log = logging.getLogger(__name__)
 
-POLL_INTERVAL = 30.0
-MAX_WAIT = 24 * 3600.0  # batches end (or expire) within 24 hours
-CANCEL_POLLS = 3  # polls after a cancel, waiting for the items already done
-MAX_POLL_FAILURES = 3  # failed polls in a row before the batch is given up
+# For digest.ports, which may not import the SDK itself (see tests/test_layers.py).
+Client: TypeAlias = anthropic.AsyncAnthropic
+CardParams: TypeAlias = MessageCreateParamsNonStreaming
+
 # The API takes up to 100,000 requests or 256 MB per batch; stay well inside both.
 MAX_BATCH_REQUESTS = 10_000
 MAX_BATCH_BYTES = 200 * 1024 * 1024
-FALLBACK_CONCURRENCY = 4  # stories finished at once (each may make single requests)
-GIVE_UP_AFTER = 3  # ModelErrors in a row on the single-request path
 CANCEL_TIMEOUT = 30.0  # the longest a best-effort cancel may take
+_ID_PREFIX = "story-"
 
 _T = TypeVar("_T")
 
 
-def custom_id(story: Story) -> str:
-    """The batch item id of ``story``."""
-    return f"story-{story.id}"
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """A batch that exists at the API, and the stories it asks cards for."""
+
+    batch_id: str
+    story_ids: tuple[int, ...]
 
 
-async def make_cards_batch(
-    engine: ClaudeEngine,
-    client: anthropic.AsyncAnthropic,
+def custom_id(story_id: int) -> str:
+    """The batch item id of a story."""
+    return f"{_ID_PREFIX}{story_id}"
+
+
+def story_id_of(item_id: str) -> int | None:
+    """The story of a batch item id; ``None`` for an id this module did not make."""
+    number = item_id.removeprefix(_ID_PREFIX)
+    if number == item_id or not number.isdigit():
+        return None
+    return int(number)
+
+
+async def submit(
+    engine: BatchCardEngine,
     stories: Sequence[Story],
     *,
-    language: str | None = None,
-    poll_interval: float = POLL_INTERVAL,
-    max_wait: float = MAX_WAIT,
-) -> dict[int, CardDraft]:
-    """Story id -> card draft for ``stories`` (see the module docstring); a story missing
-    from the result is one to retry later. Raises ``ModelError`` when the batch API fails."""
-    if poll_interval < 0 or max_wait < 0:
-        raise ValueError("poll_interval and max_wait must not be negative")
-    by_id: dict[int, Story] = {}
+    language: str | None,
+    on_created: Callable[[Submitted], None] | None = None,
+) -> list[Submitted]:
+    """Create the batches for ``stories`` (one item per story id) through ``engine.client``;
+    see the module docstring. Raises ``ModelError`` when no batch could be created, and
+    whatever ``on_created`` raises."""
+    unique: dict[int, Story] = {}
     for story in stories:
-        by_id.setdefault(story.id, story)  # one item per story: custom_ids must be unique
-    unique = list(by_id.values())
-    if not unique:
-        return {}
-    run = _BatchRun(engine, client, language, poll_interval, max_wait)
-    chunks = _chunks([(story, run.request(story)) for story in unique])
-    outcomes = await asyncio.gather(*(run.run(chunk) for chunk in chunks), return_exceptions=True)
-    drafts: dict[int, CardDraft] = {}
-    errors: list[ModelError] = []
-    for outcome in outcomes:
-        if isinstance(outcome, ModelError):
-            errors.append(outcome)
-        elif isinstance(outcome, BaseException):
-            raise outcome
-        else:
-            drafts.update(outcome)
-    if errors and len(errors) == len(chunks):
-        raise errors[0]
-    for error in errors:
-        log.warning("a card batch failed; its stories are left for the next round: %s", error)
-    return {story.id: drafts[story.id] for story in unique if story.id in drafts}
+        unique.setdefault(story.id, story)  # custom_ids must be unique within a batch
+    items = [(story.id, _request(engine, story, language)) for story in unique.values()]
+    made: list[Submitted] = []
+    for chunk in _chunks(items):
+        try:
+            batch = await _call(
+                engine.client, engine.client.messages.batches.create(requests=[r for _, r in chunk])
+            )
+        except ModelError as e:
+            if not made:
+                raise
+            log.warning(
+                "card batch of %d stories not created (%d batches were): %s",
+                len(chunk),
+                len(made),
+                e,
+            )
+            break
+        submitted = Submitted(batch.id, tuple(story_id for story_id, _ in chunk))
+        log.info("card batch %s created with %d stories", batch.id, len(chunk))
+        if on_created is not None:
+            try:
+                on_created(submitted)
+            except BaseException:
+                # Nobody will ever collect it: stop what is not processed yet from billing.
+                await cancel_quietly(engine.client, batch.id)
+                raise
+        made.append(submitted)
+    return made
 
 
-_Chunk = list[tuple[Story, Request]]
+def _request(engine: BatchCardEngine, story: Story, language: str | None) -> Request:
+    return {
+        "custom_id": custom_id(story.id),
+        "params": engine.card_params(story, language=language),
+    }
 
 
-def _chunks(items: _Chunk) -> list[_Chunk]:
+def _chunks(
+    items: list[tuple[int, Request]],
+) -> list[list[tuple[int, Request]]]:
     """``items`` cut into batches the API accepts (see ``MAX_BATCH_*``)."""
-    chunks: list[_Chunk] = [[]]
+    chunks: list[list[tuple[int, Request]]] = [[]]
     size = 0
-    for story, request in items:
+    for story_id, request in items:
         item_size = len(json.dumps(request, ensure_ascii=False).encode())
         if chunks[-1] and (
             len(chunks[-1]) >= MAX_BATCH_REQUESTS or size + item_size > MAX_BATCH_BYTES
         ):
             chunks.append([])
             size = 0
-        chunks[-1].append((story, request))
+        chunks[-1].append((story_id, request))
         size += item_size
-    return chunks
+    return [chunk for chunk in chunks if chunk]
 
 
-class _BatchRun:
-    """What the batches of one ``make_cards_batch`` call share."""
+async def status(client: Client, batch_id: str) -> str:
+    """The batch's ``processing_status``: ``"in_progress"``, ``"canceling"`` or ``"ended"``.
+    Raises ``ModelError``."""
+    batch = await _call(client, client.messages.batches.retrieve(batch_id))
+    return batch.processing_status
 
-    def __init__(
-        self,
-        engine: ClaudeEngine,
-        client: anthropic.AsyncAnthropic,
-        language: str | None,
-        poll_interval: float,
-        max_wait: float,
-    ) -> None:
-        self.engine = engine
-        self.client = client
-        self.language = language
-        self.poll_interval = poll_interval
-        self.max_wait = max_wait
-        self.slots = asyncio.Semaphore(FALLBACK_CONCURRENCY)
-        self.errors_in_a_row = 0
 
-    def request(self, story: Story) -> Request:
-        return {
-            "custom_id": custom_id(story),
-            "params": self.engine.card_params(story, language=self.language),
-        }
+async def cancel(client: Client, batch_id: str) -> str:
+    """Ask the API to cancel the batch; its ``processing_status`` afterwards (``"ended"``
+    when nothing was left running). Raises ``ModelError``."""
+    batch = await _call(client, client.messages.batches.cancel(batch_id))
+    return batch.processing_status
 
-    async def run(self, chunk: _Chunk) -> dict[int, CardDraft]:
-        """Create one batch, wait for it, and finish every story in it."""
-        batches = self.client.messages.batches
-        batch = await self.api(batches.create(requests=[request for _, request in chunk]))
-        log.info("card batch %s created with %d stories", batch.id, len(chunk))
-        try:
-            ended = await self.wait(batch)
-        except (ModelError, asyncio.CancelledError):
-            await self.cancel_quietly(batch.id)
-            raise
-        results = await self.results(ended.id) if ended is not None else {}
-        by_story = [(story, results.get(request["custom_id"])) for story, request in chunk]
-        succeeded = sum(1 for _, r in by_story if r is not None and r.type == "succeeded")
-        log.info(
-            "card batch %s: %d of %d items succeeded; the rest go through single requests",
-            batch.id,
-            succeeded,
-            len(chunk),
-        )
-        drafts = await asyncio.gather(*(self.card(story, result) for story, result in by_story))
-        return {story.id: d for (story, _), d in zip(chunk, drafts, strict=True) if d is not None}
 
-    async def api(self, call: Awaitable[_T]) -> _T:
-        """One batch API call: SDK errors and waits past ``LONGEST_WAIT`` -> ``ModelError``."""
-        try:
-            async with asyncio.timeout(LONGEST_WAIT):
-                return await call
-        except anthropic.APIError as e:
-            raise model_error(e, self.client.api_key) from e
-        except TimeoutError as e:
-            raise ModelError(
-                f"the batch API did not answer within {LONGEST_WAIT:.0f} s, retries included"
-            ) from e
+async def cancel_quietly(client: Client, batch_id: str) -> None:
+    """``cancel`` on a best-effort basis, within ``CANCEL_TIMEOUT``: for a batch nobody will
+    collect, so that its unprocessed items are not billed."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(CANCEL_TIMEOUT):
+            await client.messages.batches.cancel(batch_id)
+            log.warning("card batch %s cancelled: nobody could collect it", batch_id)
 
-    async def wait(self, batch: MessageBatch) -> MessageBatch | None:
-        """The batch once ended; ``None`` when it did not end in time (it is cancelled)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.max_wait
-        failures = 0
-        while batch.processing_status != "ended":
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return await self.cancel(batch.id)
-            await asyncio.sleep(min(self.poll_interval, remaining))
-            try:
-                batch = await self.api(self.client.messages.batches.retrieve(batch.id))
-            except ModelError as e:
-                failures += 1
-                if failures >= MAX_POLL_FAILURES:
-                    raise
-                log.warning("card batch %s: poll %d failed: %s", batch.id, failures, e)
-            else:
-                failures = 0
-        return batch
 
-    async def cancel(self, batch_id: str) -> MessageBatch | None:
-        """Cancel a batch that took too long: the ended batch, to read what finished before
-        the cancel, or ``None`` when it does not end within ``CANCEL_POLLS`` polls."""
-        log.warning(
-            "card batch %s did not end within %.0f s: cancelling it", batch_id, self.max_wait
-        )
-        batches = self.client.messages.batches
-        try:
-            batch = await self.api(batches.cancel(batch_id))
-            for _ in range(CANCEL_POLLS):
-                if batch.processing_status == "ended":
-                    return batch
-                await asyncio.sleep(self.poll_interval)
-                batch = await self.api(batches.retrieve(batch_id))
-        except ModelError as e:
-            log.warning("card batch %s: cancelling failed: %s", batch_id, e)
-            return None
-        return batch if batch.processing_status == "ended" else None
-
-    async def cancel_quietly(self, batch_id: str) -> None:
-        """Best effort: a batch we no longer wait for should not bill unprocessed items."""
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(CANCEL_TIMEOUT):
-                await self.client.messages.batches.cancel(batch_id)
-                log.warning("card batch %s cancelled: its stories are left for later", batch_id)
-
-    async def results(self, batch_id: str) -> dict[str, MessageBatchResult]:
-        """Result by ``custom_id``; what cannot be read is left out (and falls back)."""
-        found: dict[str, MessageBatchResult] = {}
-        try:
-            decoder = await self.api(self.client.messages.batches.results(batch_id))
-        except ModelError as e:
-            log.warning("card batch %s: results unavailable: %s", batch_id, e)
-            return found
-        try:
+async def results(client: Client, batch_id: str, model: str) -> dict[int, Reply | str]:
+    """Story id -> the ``Reply`` of a succeeded item (batch price for ``model``), or the
+    result type of any other item. Raises ``ModelError`` when the results cannot be opened
+    (the batch has not ended, is unknown, the API fails); a stream that breaks, or takes
+    longer than ``LONGEST_WAIT``, keeps what was read."""
+    decoder = await _call(client, client.messages.batches.results(batch_id))
+    found: dict[int, Reply | str] = {}
+    try:
+        async with asyncio.timeout(LONGEST_WAIT):
             async for line in decoder:
-                found[line.custom_id] = line.result
-        except Exception as e:  # a broken stream or line: keep what was read
-            log.warning(
-                "card batch %s: reading results stopped after %d items (%s)",
-                batch_id,
-                len(found),
-                type(e).__name__,
-            )
-        finally:
+                story_id = story_id_of(line.custom_id)
+                if story_id is None:
+                    log.warning("card batch %s: unknown item %r skipped", batch_id, line.custom_id)
+                    continue
+                result = line.result
+                if result.type == "succeeded":
+                    found[story_id] = reply_from_message(result.message, model, batch=True)
+                else:
+                    if result.type == "errored":
+                        log.info(
+                            "card batch %s: story %s errored (%s)",
+                            batch_id,
+                            story_id,
+                            result.error.error.type,
+                        )
+                    found[story_id] = result.type
+    except Exception as e:  # a broken stream or line, or a stalled one: keep what was read
+        log.warning(
+            "card batch %s: reading results stopped after %d items (%s)",
+            batch_id,
+            len(found),
+            type(e).__name__,
+        )
+    finally:
+        with contextlib.suppress(Exception):
             await decoder.close()
-        return found
+    return found
 
-    async def card(self, story: Story, result: MessageBatchResult | None) -> CardDraft | None:
-        """The card for ``story`` from its batch result, or through single requests."""
-        async with self.slots:
-            first = None
-            if result is not None and result.type == "succeeded":
-                first = reply_from_message(result.message, self.engine.model, batch=True)
-            else:
-                why: str = "missing" if result is None else result.type
-                if result is not None and result.type == "errored":
-                    why += f" ({result.error.error.type})"
-                if self.errors_in_a_row >= GIVE_UP_AFTER:
-                    log.warning("story %s: batch item %s; left for later", story.id, why)
-                    return None
-                log.info("story %s: batch item %s; making the card alone", story.id, why)
-            try:
-                draft = await self.engine.complete_card(story, first, language=self.language)
-            except ModelError as e:
-                self.errors_in_a_row += 1
-                log.warning("story %s: no card this round: %s", story.id, e)
-                return None
-            self.errors_in_a_row = 0
-            return draft
+
+async def _call(client: Client, call: Awaitable[_T]) -> _T:
+    """One batch API call: SDK errors and waits past ``LONGEST_WAIT`` -> ``ModelError``."""
+    try:
+        async with asyncio.timeout(LONGEST_WAIT):
+            return await call
+    except anthropic.APIError as e:
+        raise model_error(e, client.api_key) from e
+    except anthropic.AnthropicError as e:  # e.g. results of a batch with no results_url yet
+        raise ModelError(f"the batch API could not be used: {type(e).__name__}") from e
+    except TimeoutError as e:
+        raise ModelError(
+            f"the batch API did not answer within {LONGEST_WAIT:.0f} s, retries included"
+        ) from e

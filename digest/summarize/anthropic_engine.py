@@ -259,7 +259,7 @@ class ClaudeEngine:
         unsupported_terms: Sequence[str] = (),
     ) -> MessageCreateParamsNonStreaming:
         """The Messages API parameters of one card request: sent alone by ``make_card``, or
-        as a batch item by ``make_cards_batch`` (first attempts only, so with the defaults)."""
+        as a batch item by ``digest.card_batches`` (first attempts only, so with the defaults)."""
         user = prompts.card_request(
             story,
             self._categories,

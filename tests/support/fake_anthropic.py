@@ -28,9 +28,12 @@ Message Batches: ``POST /v1/messages/batches`` scripts every item at creation; `
 /v1/messages/batches/{id}`` shows ``in_progress`` for ``batch_polls`` polls, then ``ended``
 with the counts and an absolute ``results_url`` whose ``GET`` streams the ``.jsonl``
 results (in reverse order, as the real API promises no order); ``POST .../cancel`` and
-``GET /v1/messages/batches`` (list) work too. ``fail_batch_api("create", overloaded())``
-makes the next call(s) to one batch endpoint (``create``, ``retrieve``, ``cancel``,
-``results``) answer with those API errors instead. Shapes follow ``anthropic.types.Message``,
+``GET /v1/messages/batches`` (list) work too. A cancelled batch stays ``canceling`` for
+``cancel_polls`` polls (default 0: it ends at once); its first ``cancel_keeps`` items
+(default 0) count as processed before the cancel and keep their results, the rest are
+``canceled``. ``fail_batch_api("create", overloaded())`` makes the next call(s) to one
+batch endpoint (``create``, ``retrieve``, ``cancel``, ``results``) answer with those API
+errors instead. Shapes follow ``anthropic.types.Message``,
 ``anthropic.types.messages.MessageBatch`` and ``MessageBatchIndividualResponse``.
 
 The replies, and for the card engine's tests ``SAMPLE_ARTICLE`` and answers about it
@@ -106,11 +109,14 @@ class _Batch:
     items: list[tuple[str, Reply, dict[str, Any]]]  # custom_id, scripted reply, params
     polls_left: int
     canceled: bool = False
+    cancel_polls_left: int = 0
     ended_at: datetime | None = None
 
     @property
     def ended(self) -> bool:
-        if self.ended_at is None and (self.canceled or self.polls_left <= 0):
+        if self.ended_at is None and (
+            (self.canceled and self.cancel_polls_left <= 0) or self.polls_left <= 0
+        ):
             self.ended_at = datetime.now(UTC)
         return self.ended_at is not None
 
@@ -123,6 +129,8 @@ class FakeAnthropic:
         self.requests: list[SeenRequest] = []
         self.unexpected = 0
         self.batch_polls = batch_polls
+        self.cancel_polls = 0  # polls a cancelled batch stays "canceling"
+        self.cancel_keeps = 0  # items of a cancelled batch processed before the cancel
         self._script: list[Reply] = []
         # Answers requests once the script is used up (benchmarks, whole-pipeline tests).
         self.responder: Callable[[dict[str, Any]], Reply] | None = None
@@ -299,6 +307,8 @@ class FakeAnthropic:
         if batch is None:
             return _error(404, "not_found_error", "no such batch")
         batch.polls_left -= 1
+        if batch.canceled:
+            batch.cancel_polls_left -= 1
         return web.json_response(self._batch_json(batch))
 
     async def _list_batches(self, request: web.Request) -> web.StreamResponse:
@@ -321,8 +331,13 @@ class FakeAnthropic:
         batch = self._batches.get(request.match_info["id"])
         if batch is None:
             return _error(404, "not_found_error", "no such batch")
-        if not batch.ended:
+        if not batch.ended and not batch.canceled:
             batch.canceled = True
+            batch.cancel_polls_left = self.cancel_polls
+            batch.items = [
+                (custom_id, reply if i < self.cancel_keeps else canceled(), params)
+                for i, (custom_id, reply, params) in enumerate(batch.items)
+            ]
         return web.json_response(self._batch_json(batch))
 
     async def _batch_results(self, request: web.Request) -> web.StreamResponse:
@@ -345,7 +360,7 @@ class FakeAnthropic:
         )
 
     def _item_result(self, batch: _Batch, reply: Reply, params: dict[str, Any]) -> dict[str, Any]:
-        outcome = "canceled" if batch.canceled else reply.batch_outcome
+        outcome = reply.batch_outcome
         if outcome in ("canceled", "expired"):
             return {"type": outcome}
         if reply.status != 200:
@@ -374,7 +389,9 @@ class FakeAnthropic:
         return {
             "id": batch.id,
             "type": "message_batch",
-            "processing_status": "ended" if ended else "in_progress",
+            "processing_status": "ended"
+            if ended
+            else ("canceling" if batch.canceled else "in_progress"),
             "request_counts": counts,
             "created_at": _iso(batch.created_at),
             "expires_at": _iso(batch.created_at + timedelta(hours=24)),

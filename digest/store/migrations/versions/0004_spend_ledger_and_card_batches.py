@@ -28,6 +28,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('created_at', digest.store.tables.UTCDateTime(), nullable=False),
     sa.Column('claimed_until', digest.store.tables.UTCDateTime(), nullable=True),
+    sa.Column('stories_claimed_until', digest.store.tables.UTCDateTime(), nullable=False),
     sa.Column('ended_at', digest.store.tables.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('batch_id')
