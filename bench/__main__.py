@@ -1,4 +1,5 @@
-"""`make bench` (python -m bench [poll|cards] [N]): every benchmark, figures and ratios printed.
+"""`make bench` (python -m bench [poll|cards|delivery] [N|fanout|crash]): every benchmark,
+figures and ratios printed.
 
 Never part of the tests: the machines are shared, so nothing here asserts a time.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import cards, poll
+from bench import cards, delivery, poll
 
 
 def main() -> None:
@@ -16,6 +17,8 @@ def main() -> None:
         poll.main(int(sys.argv[2]) if len(sys.argv) > 2 else poll.FEEDS)
     if which in ("all", "cards"):
         cards.main()
+    if which in ("all", "delivery"):
+        delivery.main(sys.argv[2] if len(sys.argv) > 2 else "all")
 
 
 if __name__ == "__main__":

@@ -1,68 +1,65 @@
-"""``python -m bot``: the long-running process.
+"""``python -m bot [--role all|worker|gateway]``: the long-running process.
 
-Today it runs the digest worker: poll due feeds and write cards, every
-``DIGEST_WORKER_TICK`` seconds, until SIGINT/SIGTERM. The chat adapters (Telegram, Discord)
-and the scheduler with process roles plug in here as they land.
+Reads settings (``DIGEST_ROLE`` is the default role), then runs the role (``bot.runtime``)
+until SIGINT/SIGTERM, and exits 0 after a clean shutdown: sends in flight finish, claimed
+deliveries not yet sent are given back. Exit 2: a wrong setting, or a gateway with no
+platform to run; 1: the database cannot be opened.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
 
-from digest.app import open_app
+from bot.runtime import run
 from digest.cli import setup_logging
-from digest.config import Settings, load_settings
+from digest.config import load_settings
 from digest.errors import ConfigError, DigestError
-from digest.poller import summarize_reports
 
 log = logging.getLogger("bot")
 
 
-async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
-    """Poll and write cards until ``stop`` is set; a failed round is logged, not fatal."""
-    async with open_app(settings) as app:
-        log.info("no chat platform is configured yet; running the digest worker only")
-        while not stop.is_set():
-            try:
-                reports = await app.service.poll()
-                cards = await app.service.make_cards()
-                totals = summarize_reports(reports)
-                if totals["feeds"] or cards:
-                    log.info("poll round: %s, %d new cards", totals, len(cards))
-            except DigestError as e:
-                log.error("poll round failed: %s", e)
-            except Exception:  # a bug in one round must not stop the worker for good
-                log.exception("poll round failed unexpectedly")
-            with contextlib.suppress(TimeoutError):  # the tick passed: poll again
-                await asyncio.wait_for(stop.wait(), timeout=settings.worker_tick)
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--role",
+        choices=("all", "worker", "gateway"),
+        help="all: everything in one process (default, or DIGEST_ROLE); worker: poll,"
+        " summarize, enqueue and deliver; gateway: only the chat adapters",
+    )
+    return parser.parse_args(argv)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     try:
-        settings = load_settings()
+        settings = load_settings(**({"role": args.role} if args.role else {}))
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level)
 
-    async def run() -> None:
+    async def serve() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run_worker(settings, stop)
+        return await run(settings, stop)
 
     try:
-        asyncio.run(run())
+        status = asyncio.run(serve())
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     except DigestError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    log.info("stopped")
-    return 0
+    if status == 0:
+        log.info("stopped")
+    return status
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from digest.store.db import make_engine
 from digest.store.ledger import Ledger
 from digest.store.migrate import upgrade
 from digest.store.repository import Repository
+from digest.store.subscriptions import SubscriptionStore
 from digest.summarize.anthropic_answer import ClaudeAnswerer
 from digest.summarize.anthropic_client import build_client, model_for
 from digest.summarize.anthropic_engine import ClaudeEngine
@@ -129,6 +130,8 @@ async def open_app(
             fetcher=fetcher,
             parse=parse_feed,
             clock=clock,
+            subscriptions=SubscriptionStore(db, clock),
+            categories=settings.categories,
             allow_private_networks=settings.allow_private_networks,
         )
         yield App(settings=settings, service=service, repo=repo)

@@ -86,6 +86,34 @@ class Settings(BaseSettings):
     questions_per_hour: int = Field(default=10, ge=1)
     question_max_chars: int = Field(default=300, ge=10)
 
+    # Chat platforms: a platform runs (and its deliveries are sent) when its token is set.
+    telegram_token: SecretStr | None = Field(default=None, validation_alias="TELEGRAM_BOT_TOKEN")
+    discord_token: SecretStr | None = Field(default=None, validation_alias="DISCORD_BOT_TOKEN")
+    # What `python -m bot` runs: everything, the worker side, or the chat gateways only.
+    role: Literal["all", "worker", "gateway"] = "all"
+
+    # Scheduler: seconds between runs of each job (``bot.scheduler``); worker_tick polls.
+    summarize_interval: float = Field(default=30.0, gt=0)
+    enqueue_interval: float = Field(default=60.0, gt=0)
+    deliver_interval: float = Field(default=2.0, gt=0)
+    # SIGTERM waits this long for work in flight (a send finishing), then releases the rest.
+    shutdown_grace: float = Field(default=10.0, ge=0)
+
+    # Delivery (``digest.delivery``)
+    delivery_lease: float = Field(default=60.0, ge=5)  # seconds a claimed delivery is ours
+    delivery_batch: int = Field(default=100, ge=1, le=5000)  # claimed at once per worker
+    delivery_concurrency: int = Field(default=16, ge=1, le=1000)  # sends in flight
+    delivery_max_attempts: int = Field(default=8, ge=1, le=100)
+    delivery_retry_base: float = Field(default=30.0, gt=0)  # first backoff, then doubled
+    delivery_retry_max: float = Field(default=3600.0, gt=0)  # backoff cap
+    send_timeout: float = Field(default=30.0, gt=0)
+    # Pacing per worker process: messages/s in all, per private chat; per group per minute.
+    telegram_rate: float = Field(default=30.0, gt=0)
+    telegram_chat_rate: float = Field(default=1.0, gt=0)
+    telegram_group_rate: float = Field(default=20.0, gt=0)
+    discord_rate: float = Field(default=50.0, gt=0)
+    discord_channel_rate: float = Field(default=1.0, gt=0)
+
     @field_validator("categories", mode="before")
     @classmethod
     def _split_categories(cls, value: Any) -> Any:
@@ -115,7 +143,15 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite:/// or postgresql://")
         return value
 
-    @field_validator("anthropic_api_key", "anthropic_base_url", "model", "language", mode="before")
+    @field_validator(
+        "anthropic_api_key",
+        "anthropic_base_url",
+        "model",
+        "language",
+        "telegram_token",
+        "discord_token",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -124,6 +160,18 @@ class Settings(BaseSettings):
     def _check_summarizer(self) -> Settings:
         if self.summarizer == "anthropic" and self.anthropic_api_key is None:
             raise ValueError("SUMMARIZER=anthropic needs ANTHROPIC_API_KEY")
+        return self
+
+    @model_validator(mode="after")
+    def _check_delivery(self) -> Settings:
+        if self.send_timeout * 2 > self.delivery_lease:
+            raise ValueError(
+                "DIGEST_SEND_TIMEOUT must be at most half of DIGEST_DELIVERY_LEASE"
+                f" (got {self.send_timeout:g} and {self.delivery_lease:g}): a send must end"
+                " well inside the claim, or another worker could send the message too"
+            )
+        if self.delivery_retry_max < self.delivery_retry_base:
+            raise ValueError("DIGEST_DELIVERY_RETRY_MAX must be >= DIGEST_DELIVERY_RETRY_BASE")
         return self
 
     @model_validator(mode="after")
@@ -144,7 +192,15 @@ class Settings(BaseSettings):
         return None
 
 
-_SECRET_SETTINGS = frozenset({"DATABASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"})
+_SECRET_SETTINGS = frozenset(
+    {
+        "DATABASE_URL",
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        "TELEGRAM_BOT_TOKEN",
+        "DISCORD_BOT_TOKEN",
+    }
+)
 
 
 def env_name(field_name: str) -> str:

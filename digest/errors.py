@@ -9,7 +9,9 @@ into the core (``raise ... from e``), so callers only ever catch these::
     │   ├── InvalidFeedUrl
     │   ├── DuplicateFeed
     │   ├── NotFound
-    │   └── OpmlError
+    │   ├── OpmlError
+    │   ├── InvalidSubscription
+    │   └── DuplicateSubscription
     ├── FetchError             a feed or page could not be fetched
     │   ├── BlockedAddress     SSRF guard: private, loopback, link-local, ... addresses
     │   │   └── UnsupportedScheme   not http(s); also an InvalidFeedUrl
@@ -23,7 +25,11 @@ into the core (``raise ... from e``), so callers only ever catch these::
     ├── QuestionError          a follow-up question cannot be taken
     │   ├── QuestionTooLong    (also an InputError)
     │   └── RateLimited        too many questions from one asker; carries retry_after
-    └── StorageError           the database refused or is unreachable
+    ├── StorageError           the database refused or is unreachable
+    └── DeliveryError          a chat platform did not take a message (raised by senders)
+        ├── RetryLater         try again: rate limited (retry_after), 5xx, timeout, network
+        ├── DestinationGone    blocked, kicked, chat/channel/thread not found: stop sending there
+        └── RejectedContent    the platform refused this message itself: never retried
 """
 
 from __future__ import annotations
@@ -133,3 +139,52 @@ class RateLimited(QuestionError):
 
 class StorageError(DigestError):
     """The database failed."""
+
+
+class InvalidSubscription(InputError):
+    """A subscription setting that cannot be used: an unknown time zone or topic, an
+    impossible time, a bad cron expression, max cards out of range, ... The message says
+    what was wrong and what is accepted, in one line."""
+
+
+class DuplicateSubscription(InputError):
+    """The destination (platform, chat, thread) already has a subscription; change that one."""
+
+
+class DeliveryError(DigestError):
+    """A chat platform did not take a message. Senders (``digest.delivery.sender``) raise
+    exactly one of the three subclasses; the delivery worker decides what happens next."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RetryLater(DeliveryError):
+    """Try the message again later: rate limited, server error, timeout, network trouble.
+
+    ``retry_after`` (seconds) is the platform's own wait (a 429); ``None`` means "back off
+    exponentially". ``scope`` says what the wait applies to: the one chat ("chat") or every
+    chat of the platform ("platform", e.g. Discord's global rate limit)."""
+
+    def __init__(
+        self, reason: str, retry_after: float | None = None, *, scope: str = "chat"
+    ) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+        self.scope = scope
+
+
+class DestinationGone(DeliveryError):
+    """The destination no longer takes messages from the bot: blocked, kicked, chat or
+    channel not found. ``thread_only``: only the thread is gone (a deleted forum topic or
+    Discord thread), the chat itself still works."""
+
+    def __init__(self, reason: str, *, thread_only: bool = False) -> None:
+        super().__init__(reason)
+        self.thread_only = thread_only
+
+
+class RejectedContent(DeliveryError):
+    """The platform refused this message (too long, bad markup, ...): sending it again
+    would fail again, so it is recorded as "rejected" and not retried."""

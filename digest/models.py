@@ -261,3 +261,60 @@ class Answer:
     method: str
     quotes: tuple[Quote, ...] = ()
     cached: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where messages go: a chat or channel on one platform, optionally a thread in it
+    (a Telegram forum topic, a Discord thread); ``thread`` "" means none."""
+
+    platform: str  # "telegram", "discord", ...
+    chat: str  # the platform's chat or channel id, as text
+    thread: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionSpec:
+    """A subscription's settings, validated (``digest.subscriptions.apply_options`` builds
+    it from what a person typed); the store turns it into a ``Subscription``.
+
+    ``categories`` empty = every category; keywords are plain text matched as whole words,
+    case-insensitively. ``schedule`` is one or more 5-field cron expressions separated by
+    ";" (``digest.schedules``), read in ``timezone``; it matters in ``digest`` mode only, and
+    quiet hours ("HH:MM" in ``timezone``) in ``instant`` mode only.
+    """
+
+    destination: Destination
+    label: str | None = None
+    categories: tuple[str, ...] = ()
+    include_keywords: tuple[str, ...] = ()
+    exclude_keywords: tuple[str, ...] = ()
+    mode: str = "instant"  # "instant" | "digest"
+    schedule: str = "0 8 * * *"
+    timezone: str = "UTC"
+    max_cards: int = 10
+    language: str | None = None
+    quiet_start: str | None = None
+    quiet_end: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A stored subscription: its settings, whether it is active (else why it is paused),
+    and the last digest slot enqueued for it."""
+
+    id: int
+    spec: SubscriptionSpec
+    active: bool
+    paused_reason: str | None
+    last_slot: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def destination(self) -> Destination:
+        return self.spec.destination
+
+    @property
+    def mode(self) -> str:
+        return self.spec.mode

@@ -15,7 +15,7 @@ from digest.cardmaker import CardMaker
 from digest.errors import BlockedAddress, DuplicateFeed, InputError, InvalidFeedUrl
 from digest.ingest.identity import canonical_url
 from digest.ingest.netguard import AddressPolicy, address_policy, check_url, is_blocked_ip
-from digest.models import Answer, Card, Feed, PollReport
+from digest.models import Answer, Card, Feed, PollReport, Subscription, SubscriptionSpec
 from digest.opml import parse_opml, to_opml
 from digest.poller import Poller
 from digest.ports import Clock, FeedParser, Fetcher
@@ -23,6 +23,8 @@ from digest.questions import QuestionDesk
 from digest.sample_feeds import SAMPLE_PREFIX
 from digest.store.ledger import DayUsage, Ledger
 from digest.store.repository import Repository
+from digest.store.subscriptions import SubscriptionRef, SubscriptionStore
+from digest.subscriptions import SubscriptionOptions, apply_options, parse_destination
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +48,13 @@ class DigestService:
         fetcher: Fetcher,
         parse: FeedParser,
         clock: Clock,
+        subscriptions: SubscriptionStore,
+        categories: Sequence[str],
         allow_private_networks: bool = False,
     ) -> None:
         self._clock = clock
+        self.subscriptions = subscriptions
+        self._categories = tuple(categories)
         self.repo = repo
         self._allow_private = allow_private_networks
         self._poller = poller
@@ -153,6 +159,73 @@ class DigestService:
 
     def get_card(self, card_id: int) -> Card:
         return self.repo.get_card(card_id)
+
+    # -- subscriptions ---------------------------------------------------------------------
+
+    def add_subscription(
+        self,
+        platform: str,
+        chat: str,
+        *,
+        thread: str | None = None,
+        options: SubscriptionOptions | None = None,
+    ) -> Subscription:
+        """Subscribe a chat (or a thread of it). ``options`` as typed by a person; unset ones
+        take their defaults (instant, every topic, digest 08:00 daily UTC, 10 cards).
+
+        Raises ``InvalidSubscription`` (bad input; one line saying what is accepted) and
+        ``DuplicateSubscription`` (the destination has one: change it with
+        ``update_subscription``).
+        """
+        base = SubscriptionSpec(destination=parse_destination(platform, chat, thread))
+        spec = self._checked(base, options or SubscriptionOptions())
+        return self.subscriptions.add(spec)
+
+    def update_subscription(
+        self, ref: SubscriptionRef, options: SubscriptionOptions
+    ) -> Subscription:
+        """Change mode, schedule, time zone, filters, ... (only the options given).
+        Raises ``NotFound``, ``InvalidSubscription``."""
+        current = self.subscriptions.get(ref)
+        return self.subscriptions.update(current.id, self._checked(current.spec, options))
+
+    def list_subscriptions(
+        self, *, platform: str | None = None, chat: str | None = None
+    ) -> list[Subscription]:
+        return self.subscriptions.list_subscriptions(platform=platform, chat=chat)
+
+    def get_subscription(self, ref: SubscriptionRef) -> Subscription:
+        """Raises ``NotFound``."""
+        return self.subscriptions.get(ref)
+
+    def remove_subscription(self, ref: SubscriptionRef) -> Subscription:
+        """Unsubscribe; its undelivered messages go too. Raises ``NotFound``."""
+        return self.subscriptions.remove(ref)
+
+    def pause_subscription(
+        self, ref: SubscriptionRef, reason: str = "paused by a user"
+    ) -> Subscription:
+        """Stop sending (pending messages are dropped) and keep ``reason`` to show.
+        Raises ``NotFound``."""
+        return self.subscriptions.pause(ref, " ".join(reason.split())[:500] or "paused")
+
+    def resume_subscription(self, ref: SubscriptionRef) -> Subscription:
+        """Send again; a digest schedule restarts now. Raises ``NotFound``."""
+        return self.subscriptions.resume(ref)
+
+    def move_subscription(self, platform: str, old_chat: str, new_chat: str) -> list[Subscription]:
+        """A chat got a new id (a Telegram group migrated to a supergroup): its subscriptions
+        continue there. Returns them; [] when the old chat had none."""
+        new = parse_destination(platform, new_chat)
+        return self.subscriptions.move(new.platform, str(old_chat).strip(), new.chat)
+
+    def enqueue_due_digests(self) -> int:
+        """Enqueue every digest whose slot has come (the scheduler calls this every minute or
+        so, in any number of processes). Returns how many were enqueued."""
+        return self.subscriptions.enqueue_due_digests(self._clock.now())
+
+    def _checked(self, base: SubscriptionSpec, options: SubscriptionOptions) -> SubscriptionSpec:
+        return apply_options(base, options, categories=self._categories, now=self._clock.now())
 
 
 def normalize_feed_url(

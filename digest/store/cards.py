@@ -141,14 +141,25 @@ class CardQueries:
         self, story_id: int, draft: CardDraft, *, related: Sequence[int] = ()
     ) -> int | None:
         """Store a story's card and return its id; ``None`` when the story already has one
-        (whoever made it). Ends the story's claim."""
+        (whoever made it). Ends the story's claim. A new card is queued, in the same
+        transaction, for every active instant subscription that wants it
+        (``digest.store.fanout``): a crash cannot leave a card without its deliveries."""
+        # Imported here, not at the top: this edit stays inside save_card while the rest of
+        # the module is being changed (fanout does not import this module; no cycle).
+        from digest.store.fanout import fan_out_card
+        from digest.subscriptions import CardText
+
         usage = draft.usage
+        now = self._clock.now()
         with self._session() as s:
             dialect_insert = _insert_ignoring_conflicts(s)
-            s.execute(
-                update(_STORIES).where(_STORIES.c.id == story_id).values(card_claimed_until=None)
+            title = s.scalar(
+                update(_STORIES)
+                .where(_STORIES.c.id == story_id)
+                .values(card_claimed_until=None)
+                .returning(_STORIES.c.title)
             )
-            return s.scalars(
+            card_id: int | None = s.scalars(
                 dialect_insert(_CARDS)
                 .values(
                     story_id=story_id,
@@ -159,7 +170,7 @@ class CardQueries:
                     faq=[{"question": f.question, "answer": f.answer} for f in draft.faq],
                     engine=draft.engine,
                     language=draft.language,
-                    created_at=self._clock.now(),
+                    created_at=now,
                     model=usage.model if usage else None,
                     input_tokens=usage.input_tokens if usage else 0,
                     output_tokens=usage.output_tokens if usage else 0,
@@ -171,6 +182,15 @@ class CardQueries:
                 .on_conflict_do_nothing()
                 .returning(_CARDS.c.id)
             ).first()
+            if card_id is not None:  # only the transaction that stored the card fans it out
+                text = CardText.of(
+                    title=title or "",
+                    category=draft.category,
+                    summary=draft.summary,
+                    takeaways=draft.takeaways,
+                )
+                fan_out_card(s, card_id=card_id, card=text, now=now)
+            return card_id
 
     def get_card(self, card_id: int) -> Card:
         """Raises ``NotFound``."""

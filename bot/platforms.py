@@ -1,0 +1,66 @@
+"""Chat platforms as ``python -m bot`` sees them: which are configured, and building them.
+
+A platform adapter (Telegram #5, Discord #6) provides a ``Platform``: a ``sender`` for the
+delivery worker (``digest.delivery.sender.Sender``) and ``serve`` for the gateway side
+(receiving commands and replies). It registers a builder in ``BUILDERS`` under its name;
+a platform runs when its token setting is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from digest.app import App
+from digest.config import Settings
+from digest.delivery.sender import Sender
+
+log = logging.getLogger("bot")
+
+
+class Platform(Protocol):
+    name: str
+
+    @property
+    def sender(self) -> Sender: ...
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """Receive and answer messages until ``stop`` is set."""
+
+    async def aclose(self) -> None: ...
+
+
+Builder = Callable[[Settings, App], Platform]
+
+# name -> the environment variable holding its token
+TOKENS = {"telegram": "TELEGRAM_BOT_TOKEN", "discord": "DISCORD_BOT_TOKEN"}
+# name -> builder; the adapters add themselves here as they land.
+BUILDERS: dict[str, Builder] = {}
+
+
+def configured(settings: Settings) -> list[str]:
+    """Platforms whose token is set."""
+    tokens = {"telegram": settings.telegram_token, "discord": settings.discord_token}
+    return [name for name, token in tokens.items() if token is not None]
+
+
+def runnable(settings: Settings) -> list[str]:
+    """Platforms with a token and an adapter; says why about the others."""
+    names = []
+    for name in configured(settings):
+        if name in BUILDERS:
+            names.append(name)
+        else:
+            log.warning("%s is set, but this version has no %s adapter yet", TOKENS[name], name)
+    return names
+
+
+def no_platform_message() -> str:
+    tokens = " or ".join(TOKENS.values())
+    return f"no chat platform token is set ({tokens})"
+
+
+def build_platforms(settings: Settings, app: App, names: list[str]) -> list[Platform]:
+    return [BUILDERS[name](settings, app) for name in names]
