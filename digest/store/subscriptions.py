@@ -3,8 +3,9 @@ delivery side needs to know about them.
 
 Called by ``digest.service`` (the facade) and by the delivery worker
 (``pause_for_destination`` when a destination is gone, ``subscription_for_delivery`` and
-``subscriptions_by_id`` to address a delivery). The fan-out of a new card and the digest
-enqueue live in ``digest.store.fanout``; ``enqueue_due_digests`` here runs it.
+``subscriptions_by_id`` to address a delivery). The fan-out of a new card lives in
+``digest.store.fanout``, the digest enqueue in ``digest.store.digests`` (run by
+``enqueue_due_digests`` here).
 
 Values crossing out are ``digest.models.Subscription``. Raises ``NotFound``,
 ``DuplicateSubscription`` and ``StorageError``.
@@ -25,7 +26,7 @@ from digest.errors import DuplicateSubscription, NotFound, StorageError
 from digest.models import Destination, Subscription, SubscriptionSpec
 from digest.ports import Clock
 from digest.store.db import transaction
-from digest.store.fanout import enqueue_digests
+from digest.store.digests import enqueue_digests
 from digest.store.tables import DeliveryRow, SubscriptionRow
 
 _SUBS = cast(Table, SubscriptionRow.__table__)
@@ -280,7 +281,7 @@ class SubscriptionStore:
 
     def enqueue_due_digests(self, now: datetime | None = None) -> int:
         """Enqueue the due digest of every active digest subscription (see
-        ``digest.store.fanout.enqueue_digests``). Returns how many digests were enqueued."""
+        ``digest.store.digests.enqueue_digests``). Returns how many digests were enqueued."""
         return enqueue_digests(self._sessions, now or self._clock.now())
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, select, update
 
-from digest.store import fanout
+from digest.store import digests
 from digest.store.db import make_engine
 from digest.store.repository import Repository
 from digest.store.subscriptions import SubscriptionStore
@@ -177,13 +177,13 @@ def test_the_same_slot_enqueued_twice_makes_one_digest_even_with_a_stale_view(
         ).one()
     slot = at(2026, 11, 20, 8)
     with repo._session() as s:
-        assert fanout.enqueue_slot(s, stale, slot, clock.now(), {})
+        assert digests.enqueue_slot(s, [stale], slot, clock.now(), {}) == 1
     with repo._session() as s:  # the compare-and-set on last_slot refuses it
-        assert not fanout.enqueue_slot(s, stale, slot, clock.now(), {})
+        assert digests.enqueue_slot(s, [stale], slot, clock.now(), {}) == 0
     with engine.begin() as c:  # and were it lost, the unique (subscription, slot) refuses it
         c.execute(update(SubscriptionRow).values(last_slot=None))
     with repo._session() as s:
-        assert not fanout.enqueue_slot(s, stale, slot, clock.now(), {})
+        assert digests.enqueue_slot(s, [stale], slot, clock.now(), {}) == 0
     assert len(deliveries(engine)) == 1
     assert sorted(digest_items(engine, deliveries(engine)[0].id)) == cards
 
