@@ -229,7 +229,7 @@ class SubscriptionRow(Base):
     include_keywords: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
     exclude_keywords: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
     mode: Mapped[str] = mapped_column(String(8), nullable=False, default="instant")
-    # Digest slots: a 5-field cron expression read in ``timezone`` (08:00 daily by default).
+    # Digest slots: 5-field cron expressions joined by ";", read in ``timezone`` (08:00 daily).
     schedule: Mapped[str] = mapped_column(String(128), nullable=False, default="0 8 * * *")
     timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="UTC")
     max_cards: Mapped[int] = mapped_column(Integer, nullable=False, default=10)
