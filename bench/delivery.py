@@ -102,7 +102,7 @@ async def _fanout(url: str, platform_url: str) -> dict[str, Any]:
         _env_file=None,  # type: ignore[call-arg]
         database_url=url,
         telegram_rate=LIMIT,
-        delivery_batch=500,  # half a second of sending at this rate
+        delivery_batch=1000,  # a second of sending at this rate
         delivery_concurrency=64,
     )
     engine = make_engine(url)

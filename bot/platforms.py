@@ -9,15 +9,12 @@ a platform runs when its token setting is set.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from typing import Protocol
 
 from digest.app import App
 from digest.config import Settings
 from digest.delivery.sender import Sender
-
-log = logging.getLogger("bot")
 
 
 class Platform(Protocol):
@@ -47,19 +44,17 @@ def configured(settings: Settings) -> list[str]:
 
 
 def runnable(settings: Settings) -> list[str]:
-    """Platforms with a token and an adapter; says why about the others."""
-    names = []
-    for name in configured(settings):
-        if name in BUILDERS:
-            names.append(name)
-        else:
-            log.warning("%s is set, but this version has no %s adapter yet", TOKENS[name], name)
-    return names
+    """Platforms with a token and an adapter."""
+    return [name for name in configured(settings) if name in BUILDERS]
 
 
-def no_platform_message() -> str:
-    tokens = " or ".join(TOKENS.values())
-    return f"no chat platform token is set ({tokens})"
+def why_none(settings: Settings) -> str:
+    """Why no platform can run, in one line (no token, or tokens without an adapter)."""
+    missing = [name for name in configured(settings) if name not in BUILDERS]
+    if missing:
+        names = " and ".join(TOKENS[name] for name in missing)
+        return f"{names} is set, but this version has no adapter for it yet"
+    return f"no chat platform token is set ({' or '.join(TOKENS.values())})"
 
 
 def build_platforms(settings: Settings, app: App, names: list[str]) -> list[Platform]:

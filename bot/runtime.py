@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
-from bot.platforms import build_platforms, no_platform_message, runnable
+from bot.platforms import build_platforms, runnable, why_none
 from bot.scheduler import Jobs
 from digest.app import App, open_app
 from digest.config import Settings
@@ -56,11 +56,11 @@ async def run(
     role = settings.role
     names = runnable(settings)
     if role == "gateway" and not names:
-        raise ConfigError(f"{no_platform_message()}: the gateway role has nothing to run")
+        raise ConfigError(f"{why_none(settings)}: the gateway role has nothing to run")
     if not names and senders is None:
         log.warning(
             "%s: running the digest worker only; deliveries wait until a platform is set up",
-            no_platform_message(),
+            why_none(settings),
         )
     async with open_app(settings) as app:
         platforms = build_platforms(settings, app, names)

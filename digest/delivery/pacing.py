@@ -71,10 +71,11 @@ def rates_from_settings(settings: Settings) -> dict[str, PlatformRates]:
     }
 
 
-# The overall rate may catch up this many seconds of slots a worker fell behind on (its
-# event loop was busy): at 1,000/s up to 20 messages back to back, at 30/s none. Platforms
-# measure over longer windows than that; per-chat spacing has no such slack.
-CATCH_UP = 0.0
+# A message may take its overall slot this many seconds early, so a worker whose event
+# loop was held up a moment catches up instead of losing those slots for good: at 1,000/s
+# up to 10 messages close together, at 30/s none. Platforms count over longer windows
+# (a second, a minute); per-chat spacing has no such slack.
+CATCH_UP = 0.01
 
 # For a platform without configured rates (a new adapter, a test fake): Telegram's, the
 # strictest of the known ones.

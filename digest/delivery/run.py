@@ -7,6 +7,7 @@ uses it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -77,7 +78,9 @@ class DrainRun:
         # for the whole chat.
         self.gone: dict[tuple[str, str], dict[str | None, str]] = {}  # ... -> reason
         self.next_claim = 0.0  # monotonic time before which an empty claim is not repeated
-        self.progress = asyncio.Event()  # set when the recorder committed outcomes
+        # Set when the loop has something to look at: a lane ended, outcomes were
+        # committed, or stop() was called.
+        self.wake = asyncio.Event()
         self.sends = asyncio.Semaphore(self.opt.concurrency)
         self.recorder = Recorder(worker.outbox, on_done=self._recorded)
         self.keeper: asyncio.Task[None] | None = None
@@ -105,12 +108,9 @@ class DrainRun:
             first = False
             if not self.lanes and not claimed and not self._unrecorded():
                 return  # nothing due, nothing in flight or being recorded
-            self.progress.clear()
-            waits = [task for task, _ in self.lanes.values()]
-            waits += [asyncio.create_task(_wait(e)) for e in (self.w._stop, self.progress)]
-            await asyncio.wait(waits, timeout=_REFILL_EVERY, return_when=asyncio.FIRST_COMPLETED)
-            for helper in waits[-2:]:
-                helper.cancel()
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), _REFILL_EVERY)
             self._reap()
 
     async def _claim(self, free: int) -> int:
@@ -127,14 +127,19 @@ class DrainRun:
         )
         if not claims:
             return 0
-        for claim in claims:
-            self.held[claim.id] = claim
-            self.leases[claim.token] = claim.claimed_until.timestamp()
         if len(self.cards) > _CARD_CACHE:  # a drain under steady traffic runs for long
             self.cards.clear()
         missing = {c for claim in claims for c in claim.card_ids} - self.cards.keys()
-        if missing:
-            self.cards.update(await asyncio.to_thread(self.w.outbox.cards, missing))
+        try:
+            if missing:
+                self.cards.update(await asyncio.to_thread(self.w.outbox.cards, missing))
+        except StorageError:
+            with contextlib.suppress(StorageError):  # else their leases run out
+                await asyncio.to_thread(self.w.outbox.release, claims)
+            raise
+        for claim in claims:
+            self.held[claim.id] = claim
+            self.leases[claim.token] = claim.claimed_until.timestamp()
         for claim in claims:
             key = (claim.destination.platform, claim.destination.chat)
             lane = self.lanes.get(key)
@@ -177,6 +182,12 @@ class DrainRun:
     # -- one chat --------------------------------------------------------------------------
 
     async def _lane(self, queue: deque[ClaimedDelivery]) -> None:
+        try:
+            await self._send_in_order(queue)
+        finally:
+            self.wake.set()
+
+    async def _send_in_order(self, queue: deque[ClaimedDelivery]) -> None:
         retries = 0
         while queue and not self.w.stopping:
             claim = queue.popleft()
@@ -187,8 +198,8 @@ class DrainRun:
                 self._finish(claim, Final("dropped", gone))
                 continue
             outcome = await self._deliver(claim)
-            if outcome is None:  # stopping, or the lease is in doubt: given back at the end
-                return
+            if outcome is None:  # stopping, or no longer ours: given back at the end
+                continue
             if outcome == _AGAIN:
                 if retries < _INLINE_RETRIES:
                     retries += 1
@@ -307,7 +318,7 @@ class DrainRun:
         self.recorder.put(claim, outcome)
 
     def _recorded(self, claims: list[ClaimedDelivery], done: set[int]) -> None:
-        self.progress.set()
+        self.wake.set()
         for claim in claims:
             self.finished.discard((claim.id, claim.token))
             if self.held.get(claim.id) is claim:
@@ -351,7 +362,7 @@ class DrainRun:
 
         def enough() -> bool:
             left = self.leases.get(claim.token, 0.0) - self.w._clock.now().timestamp()
-            return left >= self.opt.send_timeout + 1 and claim.id in self.held
+            return left >= self.opt.send_timeout + 1 and self.held.get(claim.id) is claim
 
         if enough():
             return True
@@ -362,7 +373,3 @@ class DrainRun:
             stop = asyncio.create_task(self.w._stop.wait())
             await asyncio.wait([stop], timeout=seconds)
             stop.cancel()
-
-
-async def _wait(event: asyncio.Event) -> None:
-    await event.wait()

@@ -23,16 +23,21 @@ Failures (the sender raises them, ``digest.errors``):
   pending deliveries dropped (``pause_for_destination``), and so are this lane's.
 - ``RejectedContent``: "rejected", never retried.
 
-Duplicates. A delivery is "sent" once the platform accepted it *and* our commit of that
-landed; between the two, a crash (SIGKILL, power loss, the database gone for longer than
-the lease) leaves it claimed, and after the lease another worker sends it again. Every
-attempt carries the same ``idempotency_key`` (``d<delivery id>``): a platform that
-deduplicates by it (Discord's ``nonce`` with ``enforce_nonce``, for a few minutes) turns
-the repeat into the original message. Telegram has no such key; there the window is the
-platform's processing of the request, the way back, and our group commit (milliseconds to
-the send timeout), for at most ``concurrency`` deliveries per crash. A send that times
-out is in the same doubt and is retried. Nothing is sent without a lease with at least
-``send_timeout`` left, so no two live workers ever send one delivery at once.
+Duplicates. A delivery is "sent" once the platform accepted it *and* the commit recording
+that landed. Between the two a crash (SIGKILL, power loss; or the database unreachable for
+longer than the lease, which the recorder waits out holding the outcome) leaves the claim
+in place, and once its lease runs out a worker sends the delivery again. Every attempt
+carries the same ``idempotency_key`` (``d<delivery id>``; a sender posting several
+messages derives one per part): a platform that deduplicates by it (Discord's ``nonce``
+with ``enforce_nonce``, for a few minutes, longer than the lease) answers the repeat with
+the original message, so nothing doubles. Telegram has no such key: there the window is
+the platform's own processing after it committed the message, the answer's way back, and
+the recorder's commit (a few milliseconds; at most one commit in progress plus the next),
+and what can double after one crash is the sends in flight then plus the outcomes waiting
+for that commit, about ``concurrency`` messages. A send that times out is in the same
+doubt and is retried (on Telegram it may double). Nothing is sent without a lease that
+outlasts the send timeout, so two live workers never send one delivery; a clean stop
+(SIGTERM) finishes and records the sends in flight and doubles nothing.
 """
 
 from __future__ import annotations
@@ -84,11 +89,14 @@ class DeliveryWorker:
         self._rng = rng or random.Random()
         self._stop = asyncio.Event()
         self._busy = asyncio.Lock()
+        self._run: DrainRun | None = None
 
     def stop(self) -> None:
         """Claim nothing more; sends in flight finish and are recorded, the rest is given
         back when ``drain`` returns."""
         self._stop.set()
+        if self._run is not None:
+            self._run.wake.set()
 
     @property
     def stopping(self) -> bool:
@@ -101,10 +109,14 @@ class DeliveryWorker:
         if self._busy.locked() or self.stopping or not self.senders:
             return DrainReport()
         async with self._busy:
-            run = DrainRun(self)
+            run = self._run = DrainRun(self)
             try:
                 await run.go()
+            except asyncio.CancelledError:  # shutdown past its grace: no new sends
+                self.stop()
+                raise
             finally:
+                self._run = None
                 await run.close()
             if run.report:
                 log.info("deliveries: %s", run.report)

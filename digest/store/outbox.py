@@ -113,6 +113,10 @@ class Outbox:
         with self._session() as s:
             if self._postgres:
                 s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CLAIM_LOCK_KEY})
+                # Read due rows in index order and stop at the window. On the statistics of
+                # a table a fan-out just filled, the planner picks a bitmap scan instead,
+                # which reads every pending row for each claim (4x slower at 10,000).
+                s.execute(text("SET LOCAL enable_bitmapscan = off"))
             claimed = list(s.scalars(claim))
             return self._load_claims(s, claimed, token)
 
