@@ -89,6 +89,33 @@ class Settings(BaseSettings):
     # Chat platforms: a platform runs (and its deliveries are sent) when its token is set.
     telegram_token: SecretStr | None = Field(default=None, validation_alias="TELEGRAM_BOT_TOKEN")
     discord_token: SecretStr | None = Field(default=None, validation_alias="DISCORD_BOT_TOKEN")
+    # Telegram (``bot.telegram``): the Bot API prefix the token is appended to (a local Bot
+    # API server, or the tests' fake, change it); webhook mode when a public URL is set.
+    telegram_api_base_url: str = Field(
+        default="https://api.telegram.org/bot", validation_alias="TELEGRAM_API_BASE_URL"
+    )
+    telegram_webhook_url: str | None = Field(default=None, validation_alias="TELEGRAM_WEBHOOK_URL")
+    telegram_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias="TELEGRAM_WEBHOOK_SECRET"
+    )
+    telegram_webhook_listen: str = Field(
+        default="0.0.0.0:8443", validation_alias="TELEGRAM_WEBHOOK_LISTEN"
+    )
+    # Who may /addsource: operators (Telegram user ids, comma-separated), and chat admins
+    # too when TELEGRAM_ADMINS_ADD_SOURCES is true.
+    telegram_operators: str = Field(default="", validation_alias="TELEGRAM_OPERATORS")
+    telegram_admins_add_sources: bool = Field(
+        default=False, validation_alias="TELEGRAM_ADMINS_ADD_SOURCES"
+    )
+    # Discord (``bot.discord``): REST and gateway URLs (tests point them at a fake); a guild
+    # id syncs slash commands to that guild only (instant, for development).
+    discord_api_base_url: str = Field(
+        default="https://discord.com/api/v10", validation_alias="DISCORD_API_BASE_URL"
+    )
+    discord_gateway_url: str = Field(
+        default="wss://gateway.discord.gg/", validation_alias="DISCORD_GATEWAY_URL"
+    )
+    discord_guild_id: int | None = Field(default=None, validation_alias="DISCORD_GUILD_ID")
     # What `python -m bot` runs: everything, the worker side, or the chat gateways only.
     role: Literal["all", "worker", "gateway"] = "all"
 
@@ -150,6 +177,9 @@ class Settings(BaseSettings):
         "language",
         "telegram_token",
         "discord_token",
+        "telegram_webhook_url",
+        "telegram_webhook_secret",
+        "discord_guild_id",
         mode="before",
     )
     @classmethod
