@@ -18,7 +18,7 @@ from datetime import datetime
 from functools import lru_cache
 from zoneinfo import available_timezones
 
-from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
+from apscheduler.triggers.cron import CronTrigger
 
 from digest.errors import InvalidSubscription
 from digest.schedules import MIN_DIGEST_GAP, next_slot, zone
