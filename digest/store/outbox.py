@@ -332,6 +332,21 @@ class Outbox:
                 )
             )
 
+    def latest_card_in(self, platform: str, chat: str) -> int | None:
+        """The newest card the bot posted on its own in ``chat`` (``/ask`` without a reply
+        asks about it); ``None`` when there is none."""
+        with self._session() as s:
+            return s.scalar(
+                select(_SENT.c.card_id)
+                .where(
+                    _SENT.c.platform == platform,
+                    _SENT.c.chat == str(chat),
+                    _SENT.c.card_id.is_not(None),
+                )
+                .order_by(_SENT.c.id.desc())
+                .limit(1)
+            )
+
     def status_counts(self) -> dict[str, int]:
         """Deliveries per status (the bench, tests and operators' checks)."""
         with self._session() as s:
