@@ -15,7 +15,7 @@ import signal
 import sys
 
 from bot.runtime import run
-from digest.cli import setup_logging
+from digest.cli_runner import setup_logging
 from digest.config import load_settings
 from digest.errors import ConfigError, DigestError
 

@@ -7,109 +7,27 @@ setting); there is no traceback unless ``DIGEST_LOG_LEVEL=DEBUG``.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import getpass
 import json
 import logging
-import sys
-from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
-from rich.text import Text
 
 from digest import terminal
-from digest.app import App, open_app
-from digest.config import Settings, load_settings
-from digest.errors import ConfigError, DigestError, DuplicateFeed, InputError
-from digest.models import Feed, PollReport, Subscription
+from digest.app import App
+from digest.cli_runner import command, offline_command
+from digest.cli_subs import subs
+from digest.errors import DuplicateFeed, InputError
+from digest.models import Feed, PollReport
 from digest.poller import summarize_reports
-from digest.sample_feeds import NoNetwork, SampleFetcher, sample_feed_urls
+from digest.sample_feeds import sample_feed_urls
+from digest.status import gather
 from digest.store.ledger import DayUsage
-from digest.subscription_text import (
-    delivery_text,
-    destination_text,
-    filters_text,
-    subscription_json,
-    summary,
-)
-from digest.subscriptions import SubscriptionOptions
 
-T = TypeVar("T")
 log = logging.getLogger("digest")
-
-
-def _settings() -> Settings:
-    settings = load_settings()
-    setup_logging(settings.log_level)
-    return settings
-
-
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    # httpx logs every request URL at INFO; URLs can carry secrets (bot tokens in paths).
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl ..." on every start
-    # trafilatura logs an ERROR for every page it cannot use; the poller already keeps the
-    # feed's text then, so these lines are noise to an operator.
-    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
-
-
-def _fail(message: str, code: int = 1) -> None:
-    # Plain echo, not rich: one line however narrow the terminal (or pipe) is.
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
-
-
-def command(func: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T | None]:
-    """Run an async command with the app open, turning expected errors into one line."""
-    return _command(func, offline=False)
-
-
-def offline_command(func: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T | None]:
-    """Like ``command``, with an app that cannot reach the network nor use a model: only
-    the bundled sample feeds are served, and cards are written offline."""
-    return _command(func, offline=True)
-
-
-def _command(
-    func: Callable[..., Coroutine[Any, Any, T]], *, offline: bool
-) -> Callable[..., T | None]:
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> T | None:
-        try:
-            settings = _settings()
-        except ConfigError as e:
-            _fail(str(e), 2)
-            return None
-
-        async def run() -> T:
-            if offline:
-                demo = settings.model_copy(update={"full_text": False, "summarizer": "offline"})
-                async with open_app(demo, fetcher=SampleFetcher(NoNetwork())) as app:
-                    return await func(app, *args, **kwargs)
-            async with open_app(settings) as app:
-                return await func(app, *args, **kwargs)
-
-        try:
-            return asyncio.run(run())
-        except DigestError as e:
-            if log.isEnabledFor(logging.DEBUG):
-                log.exception("command failed")
-            _fail(str(e))
-        except KeyboardInterrupt:
-            _fail("interrupted", 130)
-        return None
-
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -117,6 +35,9 @@ def _command(
 def main() -> None:
     """News digest: feeds in, story cards out. Settings come from the environment and .env
     (see .env.example)."""
+
+
+main.add_command(subs)
 
 
 # -- demo ------------------------------------------------------------------------------------
@@ -323,134 +244,17 @@ async def usage(app: App, days: int, as_json: bool) -> None:
     terminal.console().print(terminal.usage_table(rows, days=days))
 
 
-# -- subscriptions ---------------------------------------------------------------------------
-
-
-@main.group()
-def subs() -> None:
-    """Manage subscriptions: which chats get which cards, instantly or as digests."""
-
-
-def _subscription_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The settings ``subs add`` and ``subs update`` share; left out = default / unchanged."""
-    options = [
-        click.option("--label", help="A name for people, e.g. the chat's title."),
-        click.option("--topics", help='Categories, comma-separated, or "all" (default).'),
-        click.option("--include", help="Only cards with one of these words (comma-separated)."),
-        click.option("--exclude", help="No cards with any of these words (comma-separated)."),
-        click.option(
-            "--mode", help="instant (default): each card as it comes; digest: on a schedule."
-        ),
-        click.option("--times", help='Digest times of day, e.g. "08:00,18:30" (default 08:00).'),
-        click.option("--days", help='Digest days: "daily" (default), "mon-fri", "mon,wed,fri".'),
-        click.option("--cron", help='Digest schedule as a cron expression, e.g. "0 8 * * 1-5".'),
-        click.option("--tz", help="IANA time zone of the schedule and quiet hours (default UTC)."),
-        click.option("--max-cards", help="Cards per digest, 1-50 (default 10)."),
-        click.option("--language", help="The subscriber's language, e.g. German or de."),
-        click.option("--quiet", help='Quiet hours for instant mode, e.g. "22:00-07:00"; "off".'),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _options(values: dict[str, Any]) -> SubscriptionOptions:
-    return SubscriptionOptions(**{k: values[k] for k in _OPTION_NAMES})
-
-
-_OPTION_NAMES = (
-    "label", "topics", "include", "exclude", "mode", "times", "days", "cron", "tz",
-    "max_cards", "language", "quiet",
-)  # fmt: skip
-
-
-def _subscription_id(ref: str) -> int:
-    if not ref.strip().isdigit():
-        raise InputError(f"give a subscription id, not {ref!r}; `digest subs list` shows them")
-    return int(ref)
-
-
-@subs.command("list")
-@click.option("--platform", help="Only this platform's subscriptions.")
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @command
-async def subs_list(app: App, platform: str | None, as_json: bool) -> None:
-    """Subscriptions with their filters, schedule and state."""
-    items = app.service.list_subscriptions(platform=platform)
-    now = datetime.now(UTC)
+async def status(app: App, as_json: bool) -> None:
+    """The bot's state at a glance: feeds and their errors, stories waiting for cards,
+    subscriptions, queued deliveries, today's model spend."""
+    report = gather(app)
     if as_json:
-        click.echo(json.dumps([subscription_json(s, now) for s in items], indent=2))
-    elif not items:
-        click.echo("No subscriptions yet. Add one with `digest subs add --platform P --chat ID`.")
-    else:
-        terminal.console().print(_subscriptions_table(items, now))
-
-
-@subs.command("add")
-@click.option("--platform", required=True, help="telegram, discord, ...")
-@click.option("--chat", required=True, help="The chat or channel id.")
-@click.option("--thread", help="A thread (topic) id in the chat.")
-@_subscription_options
-@command
-async def subs_add(app: App, platform: str, chat: str, thread: str | None, **values: Any) -> None:
-    """Subscribe a chat or channel. Adding a destination twice is an error: change the
-    existing subscription with `digest subs update ID`."""
-    sub = app.service.add_subscription(platform, chat, thread=thread, options=_options(values))
-    click.echo(f"added subscription {sub.id}: {summary(sub, datetime.now(UTC))}")
-
-
-@subs.command("update")
-@click.argument("subscription")
-@_subscription_options
-@command
-async def subs_update(app: App, subscription: str, **values: Any) -> None:
-    """Change a subscription's mode, schedule, filters, ... (only the options given)."""
-    sub = app.service.update_subscription(_subscription_id(subscription), _options(values))
-    click.echo(f"updated subscription {sub.id}: {summary(sub, datetime.now(UTC))}")
-
-
-@subs.command("remove")
-@click.argument("subscription")
-@command
-async def subs_remove(app: App, subscription: str) -> None:
-    """Unsubscribe (messages not yet sent are dropped)."""
-    sub = app.service.remove_subscription(_subscription_id(subscription))
-    click.echo(f"removed subscription {sub.id}: {destination_text(sub)}")
-
-
-@subs.command("pause")
-@click.argument("subscription")
-@click.option("--reason", default="paused by an operator", show_default=True)
-@command
-async def subs_pause(app: App, subscription: str, reason: str) -> None:
-    """Stop sending to a subscription for now; messages not yet sent are dropped."""
-    sub = app.service.pause_subscription(_subscription_id(subscription), reason)
-    click.echo(f"paused subscription {sub.id}: {destination_text(sub)}")
-
-
-@subs.command("resume")
-@click.argument("subscription")
-@command
-async def subs_resume(app: App, subscription: str) -> None:
-    """Send again to a paused subscription (a digest schedule restarts now)."""
-    sub = app.service.resume_subscription(_subscription_id(subscription))
-    click.echo(f"resumed subscription {sub.id}: {summary(sub, datetime.now(UTC))}")
-
-
-def _subscriptions_table(items: list[Subscription], now: datetime) -> Table:
-    table = Table(box=None, pad_edge=False)
-    for name in ("id", "destination", "delivery", "cards", "state"):
-        table.add_column(name, overflow="fold")
-    for sub in items:
-        state = "active" if sub.active else f"paused: {sub.paused_reason}"
-        table.add_row(
-            str(sub.id),
-            Text(destination_text(sub)),  # Text: chat titles are never read as markup
-            delivery_text(sub, now),
-            Text(filters_text(sub)),
-            Text(state),
-        )
-    return table
+        click.echo(json.dumps(report.to_json(), indent=2))
+        return
+    terminal.console().print(terminal.status_text(report))
 
 
 # -- database --------------------------------------------------------------------------------

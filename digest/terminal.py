@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from digest.models import Answer, Card, Feed
+from digest.status import Status
 from digest.store.ledger import DayUsage
 
 DISCLAIMER = "Summary generated automatically ({engine} engine); read the original: {url}"
@@ -142,6 +143,44 @@ def usage_table(rows: Sequence[DayUsage], *, days: int) -> Table:
         str(total_questions),
     )
     return table
+
+
+def status_text(status: Status) -> Group:
+    """``digest status``: a few lines an operator reads at a glance."""
+    c = status.counts
+    d = status.deliveries
+    queued = d.get("pending", 0)
+    problems = ", ".join(f"{d[k]} {k}" for k in ("failed", "rejected", "dropped") if d.get(k))
+    lines = [
+        Text(f"feeds: {c.get('feeds', 0)}", style="bold"),
+        Text(
+            f"  {status.feeds_failing} failing, {status.feeds_disabled} disabled",
+            style="yellow" if status.feeds_failing or status.feeds_disabled else "green",
+        ),
+    ]
+    for feed in status.failing:
+        state = "disabled" if feed.disabled else f"failing ({feed.consecutive_failures})"
+        lines.append(Text(f"  #{feed.id} {feed.url} — {state}: {feed.last_error or ''}"))
+    lines += [
+        Text(
+            f"stories: {c.get('stories', 0)} ({status.stories_waiting} waiting for a card),"
+            f" cards: {c.get('cards', 0)}, articles: {c.get('articles', 0)}"
+        ),
+        Text(
+            f"subscriptions: {status.subscriptions_active} active,"
+            f" {status.subscriptions_paused} paused"
+        ),
+        Text(
+            f"deliveries: {queued} queued, {d.get('sent', 0)} sent"
+            + (f", {problems}" if problems else "")
+        ),
+        Text(
+            f"model spend today (UTC): ${status.spent_today_usd:.4f}"
+            f" of ${status.budget_usd:.2f} budget",
+            style="yellow" if status.spent_today_usd >= status.budget_usd > 0 else "",
+        ),
+    ]
+    return Group(*lines)
 
 
 def _engines(counts: dict[str, int]) -> str:

@@ -182,3 +182,23 @@ def test_a_card_panel_shows_related_cards_and_a_failed_claim_check() -> None:
     text = console.export_text()
     assert "Related: card 2, card 3" in text
     assert "not found in the source: $4 billion, Tuesday" in text
+
+
+def test_status_shows_feeds_errors_subscriptions_deliveries_and_spend(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("demo").exit_code == 0
+    assert run("feeds", "add", "--no-check", "https://news.example.com/feed.xml").exit_code == 0
+    assert run("subs", "add", "--platform", "telegram", "--chat", "42").exit_code == 0
+    sub2 = run("subs", "add", "--platform", "discord", "--chat", "7")
+    assert sub2.exit_code == 0
+    assert run("subs", "pause", "2").exit_code == 0
+
+    report = json.loads(run("status", "--json").output)
+    assert report["counts"]["feeds"] == 4 and report["counts"]["cards"] >= 1
+    assert report["stories_waiting_for_cards"] == 0
+    assert report["subscriptions"] == {"active": 1, "paused": 1}
+    assert report["feeds"] == {"failing": 0, "disabled": 0, "errors": []}
+    assert report["daily_budget_usd"] == 1.0 and report["spend_today_usd"] == 0.0
+
+    text = run("status").output
+    assert "feeds: 4" in text and "subscriptions: 1 active, 1 paused" in text
+    assert "model spend today (UTC): $0.0000 of $1.00 budget" in text

@@ -16,7 +16,7 @@ import signal
 import sys
 
 from bot.runtime import run
-from digest.cli import setup_logging
+from digest.cli_runner import setup_logging
 from digest.config import load_settings
 from tests.support.fake_platform import HttpSender
 
