@@ -179,6 +179,7 @@ def _worker(url: str, platform_url: str, log: Path) -> subprocess.Popen[bytes]:
     env.update(
         DATABASE_URL=url,
         DIGEST_LOG_LEVEL="INFO",
+        DIGEST_STARTER_FEEDS="none",
         DIGEST_WORKER_TICK="3600",
         DIGEST_SUMMARIZE_INTERVAL="3600",
         DIGEST_ENQUEUE_INTERVAL="3600",

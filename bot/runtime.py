@@ -25,6 +25,7 @@ from digest.delivery.sender import Sender
 from digest.delivery.worker import DeliveryWorker
 from digest.errors import ConfigError
 from digest.ports import SystemClock
+from digest.starter import seed_starter_feeds
 from digest.store.outbox import Outbox
 
 log = logging.getLogger("bot")
@@ -63,6 +64,8 @@ async def run(
             why_none(settings),
         )
     async with open_app(settings) as app:
+        if role in ("all", "worker"):
+            seed_starter_feeds(app.service, settings.starter_feeds)
         platforms = build_platforms(settings, app, names)
         jobs = None
         try:

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     fetch_concurrency: int = Field(default=20, ge=1)
     full_text: bool = True
 
+    # Feeds a fresh install follows: "builtin" (the shipped OPML), an OPML path, or "none".
+    starter_feeds: str = "builtin"
+
     # Stories and cards
     categories: Annotated[tuple[str, ...], NoDecode] = DEFAULT_CATEGORIES
     cluster_window_hours: int = Field(default=48, ge=1)

@@ -91,10 +91,12 @@ def network_guard() -> Iterator[None]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Settings for a test: a fresh SQLite file, nothing read from the environment or .env."""
+    """Settings for a test: a fresh SQLite file, nothing read from the environment or .env,
+    no starter feeds (they are real sites)."""
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=f"sqlite:///{tmp_path / 'digest.db'}",
+        starter_feeds="none",
     )
 
 
@@ -128,4 +130,4 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def db_settings(database_url: str) -> Settings:
     """Settings for a test on each database backend."""
-    return Settings(_env_file=None, database_url=database_url)  # type: ignore[call-arg]
+    return Settings(_env_file=None, database_url=database_url, starter_feeds="none")  # type: ignore[call-arg]

@@ -128,7 +128,12 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("DIGEST_", "DATABASE_URL", "TELEGRAM_", "DISCORD_"))
     }
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}", DIGEST_WORKER_TICK="0.2", **extra)
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}",
+        DIGEST_WORKER_TICK="0.2",
+        DIGEST_STARTER_FEEDS="none",  # no network here
+        **extra,
+    )
     return env
 
 

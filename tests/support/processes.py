@@ -20,6 +20,7 @@ def worker_env(database_url: str, **settings: str) -> dict[str, str]:
         PYTHONPATH=str(ROOT),
         DIGEST_LOG_LEVEL="INFO",
         DIGEST_WORKER_TICK="3600",  # no feeds here: only the deliver job matters
+        DIGEST_STARTER_FEEDS="none",
         DIGEST_SUMMARIZE_INTERVAL="3600",
         DIGEST_ENQUEUE_INTERVAL="3600",
         DIGEST_DELIVER_INTERVAL="0.1",
