@@ -74,8 +74,11 @@ def add_subscriptions(
     return ids
 
 
-def make_card(repo: Repository, title: str | None = None) -> int:
-    """A new story with its card; the card is fanned out as it is saved. Its id."""
+def make_card(
+    repo: Repository, title: str | None = None, *, card_draft: CardDraft | None = None
+) -> int:
+    """A new story with its card (``card_draft``, default ``draft()``); the card is fanned
+    out as it is saved. Its id."""
     n = next(_numbers)
     feed = repo.add_feed(f"https://news.example.com/feed-{n}.xml", f"Feed {n}")
     article = NewArticle(
@@ -97,7 +100,7 @@ def make_card(repo: Repository, title: str | None = None) -> int:
         next_poll_at=repo._clock.now() + timedelta(hours=1),
     )
     story = repo.stories_without_cards(limit=1)[0]
-    card_id = repo.save_card(story.id, draft())
+    card_id = repo.save_card(story.id, card_draft or draft())
     assert card_id is not None
     return card_id
 
