@@ -209,6 +209,8 @@ class TelegramSender:
         posted = self._progress.pop(key, [])
         try:
             for part in parts[len(posted) :]:
+                if posted:  # paced like a send of its own (the chat's 1/s, a group's 20/min)
+                    await message.next_part()
                 posted.append(await self._post(part, target))
         except (DestinationGone, RejectedContent) as e:
             if posted:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import deque
@@ -249,6 +250,7 @@ class DrainRun:
             slot=claim.slot,
             timezone=claim.timezone,
             language=claim.language,
+            next_part=functools.partial(self.w._pacer.wait, where.platform, where.chat),
         )
         sender = self.w.senders[where.platform]
         try:

@@ -23,11 +23,16 @@ thing: see ``digest.delivery.worker`` for the window that remains.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from digest.models import Card, Destination
+
+
+async def _no_wait() -> None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +44,11 @@ class OutgoingMessage:
     ``slot`` (UTC; show it in ``timezone``, the subscriber's IANA zone). ``language`` is the
     subscriber's language for the sender's own words (headers, buttons), ``None`` = the
     platform default. ``attempt`` counts from 1 (for logs; it is not part of the key).
+
+    ``next_part``: a sender that posts several messages for one delivery awaits it before
+    each message after the first. The worker paces the first message; this paces the rest
+    with the same pacer (the chat's rate and the platform's), so a long digest does not run
+    into the platform's per-chat limit. It returns at once when no pacing applies.
     """
 
     delivery_id: int
@@ -50,6 +60,7 @@ class OutgoingMessage:
     slot: datetime | None = None
     timezone: str = "UTC"
     language: str | None = None
+    next_part: Callable[[], Awaitable[object]] = field(default=_no_wait, compare=False, repr=False)
 
     def part_key(self, part: int) -> str:
         """The key of the ``part``-th message (from 0) of this delivery; at most 25

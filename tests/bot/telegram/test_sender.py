@@ -191,6 +191,32 @@ async def test_a_long_digest_is_posted_in_parts_in_order_and_all_recorded(
     )
 
 
+async def test_a_digests_parts_are_paced_at_the_chats_rate_and_meet_no_429(
+    db_settings: Settings,
+) -> None:
+    # The worker paces each part after the first like a send of its own (next_part), so a
+    # private chat's 1 message/s is kept inside one delivery too.
+    limits = RateLimits(per_second=None, private_per_second=1, group_per_minute=None)
+    paced = PlatformRates(overall=100.0, chat=0.9, group=0.9, is_group=telegram_group)
+    async with FakeTelegram(rate_limits=limits) as tg, telegram_world(db_settings, tg) as world:
+        chat = tg.private_chat(tg.bob)
+        _digest_subscription(world, chat)
+        world.clock.current = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
+        long_text = "A sentence that goes on and on about the story. " * 8
+        for n in range(40):
+            world.card(f"Story {n}", summary=long_text)
+        world.clock.current = datetime(2026, 11, 20, 9, 1, tzinfo=UTC)
+        assert world.app.service.enqueue_due_digests() == 1
+
+        report = await world.worker(paced).drain()
+
+        parts = tg.sent_to(chat)
+        assert report.sent == 1 and len(parts) >= 2
+        assert tg.rate_limited == 0
+        (row,) = world.deliveries()
+        assert row.attempts == 1 and row.message_ids == [str(m.message_id) for m in parts]
+
+
 async def test_a_429_in_the_middle_of_a_digest_posts_each_part_once(
     db_settings: Settings,
 ) -> None:

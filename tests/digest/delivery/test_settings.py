@@ -54,10 +54,13 @@ def test_a_send_may_not_outlast_half_its_lease(monkeypatch: pytest.MonkeyPatch) 
 
 def test_tokens_are_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DIGEST_ROLE", "gateway")
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:secret")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:s3cr3t-t0ken")
+    monkeypatch.setenv("DISCORD_BOT_TOKEN", "d1sc0rd-t0ken")
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "w3bh00k-s3cr3t")
     settings = load_settings(_env_file=None)
-    assert "secret" not in repr(settings)
+    for secret in ("s3cr3t-t0ken", "d1sc0rd-t0ken", "w3bh00k-s3cr3t"):
+        assert secret not in repr(settings)
     monkeypatch.setenv("DIGEST_ROLE", "everything")
     with pytest.raises(ConfigError, match="DIGEST_ROLE") as raised:
         load_settings(_env_file=None)
-    assert "secret" not in str(raised.value)
+    assert "t0ken" not in str(raised.value) and "s3cr3t" not in str(raised.value)
