@@ -17,6 +17,14 @@ Called by ``digest.service.DigestService.make_cards`` (CLI ``digest poll``, the 
 - A model failure (rate limit, overload, timeout, after the SDK's own retries) leaves the
   story without a card for the next round rather than giving it a worse one; the rest of
   the round waits too, since the API is likely still failing.
+- Languages: the card above is the story's *default* card, in ``DIGEST_LANGUAGE``; it goes
+  at once to the subscribers who asked for no language (or for that one). Then each round
+  writes, one claimed (story, language) at a time, a card in every other language an active
+  subscription asked for (``digest.store.language_cards``), within the same budget. When
+  such a card cannot be made, that language's subscribers get the default card instead,
+  never nothing: at once with the offline engine (it cannot translate), when the budget is
+  spent, or when the engine fell back to an extractive card; and, should the model keep
+  failing, once the default card is ``TRANSLATION_WAIT`` old.
 """
 
 from __future__ import annotations
@@ -29,9 +37,12 @@ from datetime import timedelta
 from digest.card_batches import BATCH_LEASE, CardBatches
 from digest.config import Settings
 from digest.errors import ModelError
+from digest.languages import language_key, language_name
 from digest.models import Card, CardDraft, Story
 from digest.ports import CardEngine, Clock, SpendMeter
 from digest.spend import BUDGET_ENGINE
+from digest.store.cards import StoryClaim
+from digest.store.language_cards import TRANSLATION_WAIT
 from digest.store.repository import Repository
 
 log = logging.getLogger(__name__)
@@ -82,7 +93,8 @@ class CardMaker:
         if self._batches is not None:
             made += await self._batches.collect(self.save)
             if await self._submit_batch(limit):
-                return made
+                return made + await self._language_cards(limit, model_up=True)
+        model_up = True
         for _ in range(limit):
             claims = self._repo.claim_stories_for_cards(limit=1, lease=CLAIM_LEASE)
             if not claims:
@@ -93,6 +105,7 @@ class CardMaker:
             except ModelError as e:
                 log.warning("model unavailable; stories wait for the next round: %s", e)
                 self._repo.release_story(claim)
+                model_up = False
                 break
             except Exception:  # one bad story must not stop the others
                 # Its claim is kept until it runs out: released, the story would be the
@@ -102,7 +115,69 @@ class CardMaker:
             card_id = self.save(claim.story, draft)
             if card_id is not None:
                 made.append(card_id)
+        return made + await self._language_cards(limit, model_up=model_up)
+
+    async def _language_cards(self, limit: int, *, model_up: bool) -> list[int]:
+        """The cards in the subscribers' other languages (see the module docstring), at
+        most ``limit`` written; ``model_up`` False after a model failure this round: only
+        the default cards that waited long enough are handed out."""
+        wanted = self._repo.wanted_languages()
+        if not wanted:
+            return []
+        overdue = self._clock.now() - TRANSLATION_WAIT
+        for late in self._repo.claim_language_cards(
+            wanted=wanted, limit=limit * len(wanted), lease=CLAIM_LEASE, carded_before=overdue
+        ):
+            story_id, key = late.story.id, late.lang_key
+            log.info("story %s: no card in %r in time; the default one goes", story_id, key)
+            self._repo.settle_with_default(late)
+        if not model_up:
+            return []
+        default_key = language_key(self._settings.language)
+        made: list[int] = []
+        written = 0
+        # Read once, claimed one at a time, right before each card is written (a claim
+        # must not run out while others are written); the claim decides, not the read.
+        for story_id, key in self._repo.language_card_candidates(wanted=wanted):
+            if written >= limit:
+                break
+            claim = self._repo.claim_language_card(story_id, key, lease=CLAIM_LEASE)
+            if claim is None:
+                continue
+            if key == default_key or not self.uses_model:
+                self._repo.settle_with_default(claim)  # nothing to write
+                continue
+            written += 1
+            try:
+                card_id = await self._language_card(claim)
+            except ModelError as e:
+                log.warning("model unavailable; language cards wait for a round: %s", e)
+                break
+            if card_id is not None:
+                made.append(card_id)
         return made
+
+    async def _language_card(self, claim: StoryClaim) -> int | None:
+        """Write ``claim``'s card in its language: the new card's id; ``None`` when the
+        default card went instead (or the card could not be written: its claim runs out,
+        then the default card goes). Raises ``ModelError`` (the claim given back) when the
+        model failed."""
+        if not self._budget.allows():
+            self._repo.settle_with_default(claim)
+            return None
+        language = language_name(claim.lang_key)
+        try:
+            draft = await self._engine.make_card(claim.story, language=language)
+        except ModelError:
+            self._repo.release_story(claim)
+            raise
+        except Exception:  # one bad story must not stop the others
+            log.exception("%s card for story %s failed", language, claim.story.id)
+            return None
+        if draft.language is None:  # the engine fell back to the source's own words
+            self._repo.settle_with_default(claim)
+            return None
+        return self._repo.save_card(claim.story.id, draft, lang_key=claim.lang_key)
 
     async def _submit_batch(self, limit: int) -> bool:
         """Put a backlog into a Message Batch; whether one was submitted."""
@@ -137,7 +212,9 @@ class CardMaker:
         ``None`` when the story already had one."""
         recent = self._recent_cards() if self._related else []
         related = self._find_related(story, draft, recent)
-        card_id = self._repo.save_card(story.id, draft, related=related)
+        card_id = self._repo.save_card(
+            story.id, draft, related=related, default_language=self._settings.language
+        )
         if card_id is not None and self._related:
             recent.insert(0, self._repo.get_card(card_id))
             del recent[RELATED_POOL:]

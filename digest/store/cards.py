@@ -1,6 +1,10 @@
 """The repository's half about cards: which stories need one, claiming them, storing and
 reading cards. A mixin of ``digest.store.repository.Repository``, split off for size; it
 runs inside the repository's transactions.
+
+A story has one *default* card (``lang_key`` "", in ``DIGEST_LANGUAGE``), made first, and
+one card per other language its subscribers asked for (``digest.store.language_cards``).
+Lists and "stories without cards" are about the default cards; a card id reaches any card.
 """
 
 from __future__ import annotations
@@ -16,25 +20,30 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from digest.errors import NotFound
+from digest.languages import language_key
 from digest.models import Card, CardDraft, Story
 from digest.ports import Clock
 from digest.store.convert import load_cards, load_stories
+from digest.store.language_cards import LanguageCardQueries
 from digest.store.tables import CardRow, StoryRow
 
 _STORIES = cast(Table, StoryRow.__table__)
 _CARDS = cast(Table, CardRow.__table__)
+_DEFAULT_CARD = (_CARDS.c.story_id == _STORIES.c.id) & (_CARDS.c.lang_key == "")
 
 
 @dataclass(frozen=True, slots=True)
 class StoryClaim:
     """A story this process may summarize until ``until`` (also the claim's identity: a
-    claim that ran out and was taken again has another ``until``)."""
+    claim that ran out and was taken again has another ``until``), for its default card
+    (``lang_key`` "") or its card in the language ``lang_key`` (``digest.languages``)."""
 
     story: Story
     until: datetime
+    lang_key: str = ""
 
 
-class CardQueries:
+class CardQueries(LanguageCardQueries):
     _clock: Clock
 
     def _session(self) -> AbstractContextManager[Session]:
@@ -44,10 +53,10 @@ class CardQueries:
         """Oldest first, so a backlog is worked through in order."""
         with self._session() as s:
             ids = s.scalars(
-                select(StoryRow.id)
-                .outerjoin(CardRow, CardRow.story_id == StoryRow.id)
-                .where(CardRow.id.is_(None))
-                .order_by(StoryRow.created_at, StoryRow.id)
+                select(_STORIES.c.id)
+                .outerjoin(_CARDS, _DEFAULT_CARD)
+                .where(_CARDS.c.id.is_(None))
+                .order_by(_STORIES.c.created_at, _STORIES.c.id)
                 .limit(limit)
             ).all()
             return load_stories(s, list(ids))
@@ -65,7 +74,7 @@ class CardQueries:
             return int(
                 s.scalar(
                     select(func.count())
-                    .select_from(_STORIES.outerjoin(_CARDS, _CARDS.c.story_id == _STORIES.c.id))
+                    .select_from(_STORIES.outerjoin(_CARDS, _DEFAULT_CARD))
                     .where(_CARDS.c.id.is_(None))
                 )
                 or 0
@@ -74,17 +83,17 @@ class CardQueries:
     def claim_stories_for_cards(
         self, *, limit: int, lease: timedelta, story_ids: Sequence[int] | None = None
     ) -> list[StoryClaim]:
-        """Stories with no card yet, oldest first, each claimed for ``lease`` so that no other
-        process summarizes (and pays for) the same story meanwhile; ``story_ids`` narrows the
-        choice. ``save_card`` or ``release_story`` ends a claim; a crashed process's claim
-        runs out. Claim as few as you will work on next: a claim held while other stories
-        are summarized is a claim that may run out before its turn."""
+        """Stories with no default card yet, oldest first, each claimed for ``lease`` so that
+        no other process summarizes (and pays for) the same story meanwhile; ``story_ids``
+        narrows the choice. ``save_card`` or ``release_story`` ends a claim; a crashed
+        process's claim runs out. Claim as few as you will work on next: a claim held while
+        other stories are summarized is a claim that may run out before its turn."""
         now = self._clock.now()
         until = now + lease
         free = (_STORIES.c.card_claimed_until.is_(None)) | (_STORIES.c.card_claimed_until <= now)
         without_card = (
             select(_STORIES.c.id)
-            .outerjoin(_CARDS, _CARDS.c.story_id == _STORIES.c.id)
+            .outerjoin(_CARDS, _DEFAULT_CARD)
             .where(_CARDS.c.id.is_(None), free)
             .order_by(_STORIES.c.created_at, _STORIES.c.id)
             .limit(limit)
@@ -109,6 +118,9 @@ class CardQueries:
         """The claim pushed out to now + ``lease``; ``None`` when it is no longer ours (it ran
         out and another process took the story, or the story got its card)."""
         until = self._clock.now() + lease
+        if claim.lang_key:
+            moved_ = self._extend_language_claim(claim, until)
+            return StoryClaim(claim.story, until, claim.lang_key) if moved_ else None
         with self._session() as s:
             moved = s.scalars(
                 update(_STORIES)
@@ -123,6 +135,9 @@ class CardQueries:
     def release_story(self, claim: StoryClaim) -> None:
         """Give up a claim without a card (the engine failed); the story is tried again. A
         claim that is no longer ours is left alone: it is another process's now."""
+        if claim.lang_key:
+            self._release_language_claim(claim)
+            return
         with self._session() as s:
             s.execute(
                 update(_STORIES)
@@ -138,27 +153,51 @@ class CardQueries:
         return "\n\n".join(article.text for article in self.get_story(story_id).articles)
 
     def save_card(
-        self, story_id: int, draft: CardDraft, *, related: Sequence[int] = ()
+        self,
+        story_id: int,
+        draft: CardDraft,
+        *,
+        related: Sequence[int] = (),
+        lang_key: str = "",
+        default_language: str | None = None,
     ) -> int | None:
         """Store a story's card and return its id; ``None`` when the story already has one
-        (whoever made it). Ends the story's claim. A new card is queued, in the same
+        in that language (whoever made it). ``lang_key`` "" is the default card (it ends
+        the story's claim); another key (``digest.languages.language_key``) a card in that
+        language (it settles that language's claim). A new card is queued, in the same
         transaction, for every active instant subscription that wants it
-        (``digest.store.fanout``): a crash cannot leave a card without its deliveries."""
-        # Imported here, not at the top: this edit stays inside save_card while the rest of
-        # the module is being changed (fanout does not import this module; no cycle).
-        from digest.store.fanout import fan_out_card
+        (``digest.store.fanout``): a crash cannot leave a card without its deliveries. The
+        default card goes to the subscriptions that asked for no language or for
+        ``default_language`` (``DIGEST_LANGUAGE``); a card in another language to those
+        that asked for it (the card maker gives the others the default card when theirs
+        cannot be made: ``settle_with_default``)."""
+        from digest.store.fanout import fan_out_card  # fanout imports nothing of this module
         from digest.subscriptions import CardText
 
         usage = draft.usage
         now = self._clock.now()
         with self._session() as s:
             dialect_insert = _insert_ignoring_conflicts(s)
-            title = s.scalar(
-                update(_STORIES)
-                .where(_STORIES.c.id == story_id)
-                .values(card_claimed_until=None)
-                .returning(_STORIES.c.title)
-            )
+            if lang_key:
+                title = s.scalar(select(_STORIES.c.title).where(_STORIES.c.id == story_id))
+                # The same related cards as the default card (cards in any language are
+                # linked through their stories' default cards).
+                related = (
+                    related
+                    or s.scalar(
+                        select(_CARDS.c.related).where(
+                            _CARDS.c.story_id == story_id, _CARDS.c.lang_key == ""
+                        )
+                    )
+                    or ()
+                )
+            else:
+                title = s.scalar(
+                    update(_STORIES)
+                    .where(_STORIES.c.id == story_id)
+                    .values(card_claimed_until=None)
+                    .returning(_STORIES.c.title)
+                )
             card_id: int | None = s.scalars(
                 dialect_insert(_CARDS)
                 .values(
@@ -170,6 +209,7 @@ class CardQueries:
                     faq=[{"question": f.question, "answer": f.answer} for f in draft.faq],
                     engine=draft.engine,
                     language=draft.language,
+                    lang_key=lang_key,
                     created_at=now,
                     model=usage.model if usage else None,
                     input_tokens=usage.input_tokens if usage else 0,
@@ -182,14 +222,22 @@ class CardQueries:
                 .on_conflict_do_nothing()
                 .returning(_CARDS.c.id)
             ).first()
-            if card_id is not None:  # only the transaction that stored the card fans it out
-                text = CardText.of(
-                    title=title or "",
-                    category=draft.category,
-                    summary=draft.summary,
-                    takeaways=draft.takeaways,
-                )
-                fan_out_card(s, card_id=card_id, card=text, now=now)
+            if card_id is None:
+                return None
+            # Only the transaction that stored the card fans it out.
+            if lang_key:
+                self._settle_with_card(s, story_id, lang_key, card_id)
+                return card_id
+            text = CardText.of(
+                title=title or "",
+                category=draft.category,
+                summary=draft.summary,
+                takeaways=draft.takeaways,
+            )
+            languages = {"", language_key(default_language)}
+            fan_out_card(
+                s, card_id=card_id, story_id=story_id, card=text, now=now, languages=languages
+            )
             return card_id
 
     def get_card(self, card_id: int) -> Card:
@@ -201,9 +249,13 @@ class CardQueries:
             return cards[0]
 
     def list_cards(self, limit: int = 20) -> list[Card]:
-        """Newest first."""
+        """The default cards, newest first (one per story)."""
         with self._session() as s:
-            query = select(CardRow).order_by(CardRow.created_at.desc(), CardRow.id.desc())
+            query = (
+                select(CardRow)
+                .where(CardRow.lang_key == "")
+                .order_by(CardRow.created_at.desc(), CardRow.id.desc())
+            )
             return load_cards(s, query.limit(limit))
 
 

@@ -5,14 +5,21 @@ so a card and its deliveries are committed together or not at all: a process kil
 middle leaves neither, and the card is made again later. Digests are ``digest.store.digests``.
 
 A card reaches a subscription at most once, whatever mode: unique (subscription, card) on
-``delivery_items`` decides, not care. A delivery whose item was refused is deleted in the
-same transaction, so no empty delivery is ever committed.
+``delivery_items`` decides, not care; and so does a story, whose cards in several languages
+are one story to a subscriber: unique (subscription, story). A delivery whose item was
+refused is deleted in the same transaction, so no empty delivery is ever committed.
+
+Languages: a card goes to the subscriptions whose language (``digest.languages.
+language_key``) is one of ``languages``: the default card to those that asked for none (or
+for the default language by name), a card in German to those that asked for German, and the
+default card again to those for whom no German card will come (``settle_with_default`` in
+``digest.store.language_cards``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -38,6 +45,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlalchemy.types import TypeEngine
 
+from digest.languages import language_key
 from digest.schedules import quiet_until
 from digest.store.tables import DeliveryItemRow, DeliveryRow, SubscriptionRow, UTCDateTime
 from digest.subscriptions import CardFilter, CardText
@@ -65,44 +73,69 @@ def card_filter(row: Any) -> CardFilter:  # a row with the three filter columns
 # -- instant: one card to every matching subscription ----------------------------------------
 
 
-def fan_out_card(s: Session, *, card_id: int, card: CardText, now: datetime) -> int:
-    """Queue ``card_id`` for every active instant subscription whose filters match it: one
-    delivery (due now, or when the subscriber's quiet hours end) and its item each, in the
-    caller's transaction. Subscriptions that already have the card are skipped. Returns how
-    many deliveries were queued; 0 (and no rows) for a card that matches nobody."""
-    wanted = _instant_matches(s, card_id, card, now)
+def fan_out_card(
+    s: Session,
+    *,
+    card_id: int,
+    story_id: int,
+    card: CardText,
+    now: datetime,
+    languages: Collection[str] = ("",),
+    subscribed_by: datetime | None = None,
+) -> int:
+    """Queue ``card_id`` (a card of ``story_id``) for every active instant subscription
+    whose language key is in ``languages`` and whose filters match ``card``: one delivery
+    (due now, or when the subscriber's quiet hours end) and its item each, in the caller's
+    transaction. Subscriptions that already have the story (in any language) are skipped,
+    and so are those created after ``subscribed_by`` (a card that comes after its story,
+    e.g. a translation, goes to those who were subscribed when the story was carded).
+    Returns how many deliveries were queued; 0 (and no rows) for a card that matches nobody.
+    """
+    wanted = _instant_matches(s, story_id, card, now, languages, subscribed_by)
     if not wanted:
         return 0
     delivery_of = _insert_deliveries(s, wanted, now)  # subscription id -> delivery id
-    kept = _insert_items(s, card_id, [(d, sub_id) for sub_id, d in delivery_of.items()])
+    kept = _insert_items(s, card_id, story_id, [(d, sub_id) for sub_id, d in delivery_of.items()])
     refused = [d for d in delivery_of.values() if d not in kept]
-    if refused:  # another transaction gave them this card first: no empty delivery stays
+    if refused:  # another transaction gave them this story first: no empty delivery stays
         s.execute(delete(_DELIVERIES).where(_DELIVERIES.c.id.in_(refused)))
     return len(kept)
 
 
 def _instant_matches(
-    s: Session, card_id: int, card: CardText, now: datetime
+    s: Session,
+    story_id: int,
+    card: CardText,
+    now: datetime,
+    languages: Collection[str],
+    subscribed_by: datetime | None,
 ) -> list[tuple[int, datetime]]:
     """(subscription id, due at) of the subscriptions that want the card."""
     # The filter lists come as JSON text, decoded once per distinct filter: thousands of
     # subscriptions share a handful ("[]" above all), and decoding is most of the cost.
-    rows = s.execute(
-        select(
-            _SUBS.c.id,
-            sql_cast(_SUBS.c.categories, Text),
-            sql_cast(_SUBS.c.include_keywords, Text),
-            sql_cast(_SUBS.c.exclude_keywords, Text),
-            _SUBS.c.timezone,
-            _SUBS.c.quiet_start,
-            _SUBS.c.quiet_end,
-        ).where(_SUBS.c.active.is_(True), _SUBS.c.mode == "instant")
-    ).all()
-    have = set(s.scalars(select(_ITEMS.c.subscription_id).where(_ITEMS.c.card_id == card_id)))
+    query = select(
+        _SUBS.c.id,
+        sql_cast(_SUBS.c.categories, Text),
+        sql_cast(_SUBS.c.include_keywords, Text),
+        sql_cast(_SUBS.c.exclude_keywords, Text),
+        _SUBS.c.timezone,
+        _SUBS.c.quiet_start,
+        _SUBS.c.quiet_end,
+        _SUBS.c.language,
+    ).where(_SUBS.c.active.is_(True), _SUBS.c.mode == "instant")
+    if subscribed_by is not None:
+        query = query.where(_SUBS.c.created_at <= subscribed_by)
+    rows = s.execute(query).all()
+    have = set(s.scalars(select(_ITEMS.c.subscription_id).where(_ITEMS.c.story_id == story_id)))
     verdicts: dict[tuple[str, str, str], bool] = {}
     quiet: dict[tuple[str, str, str], datetime | None] = {}  # many share a zone and hours
+    keys: dict[str | None, bool] = {}  # most share a language (None above all)
     wanted = []
-    for sub_id, categories, include, exclude, timezone, quiet_start, quiet_end in rows:
+    for sub_id, categories, include, exclude, timezone, quiet_start, quiet_end, lang in rows:
+        if lang not in keys:
+            keys[lang] = language_key(lang) in languages
+        if not keys[lang]:
+            continue
         lists = (categories, include, exclude)
         if lists not in verdicts:
             verdicts[lists] = CardFilter.build(*(json.loads(v or "[]") for v in lists)).matches(
@@ -172,9 +205,12 @@ def _insert_deliveries(
     return {sub_id: delivery_id for sub_id, delivery_id in found}
 
 
-def _insert_items(s: Session, card_id: int, deliveries: Sequence[tuple[int, int]]) -> set[int]:
+def _insert_items(
+    s: Session, card_id: int, story_id: int, deliveries: Sequence[tuple[int, int]]
+) -> set[int]:
     """Items for (delivery id, subscription id) pairs, ignoring those that would give a
-    subscription the card twice; returns the delivery ids whose item went in."""
+    subscription the card, or its story, twice; returns the delivery ids whose item went
+    in."""
     returning = _ITEMS.c.delivery_id
     if _postgresql(s):
         rows = unnest(
@@ -182,13 +218,19 @@ def _insert_items(s: Session, card_id: int, deliveries: Sequence[tuple[int, int]
             ("sub", [sub_id for _, sub_id in deliveries], Integer()),
         )
         statement = postgresql.insert(_ITEMS).from_select(
-            ["delivery_id", "card_id", "subscription_id", "position"],
-            select(rows.c.delivery, literal(card_id), rows.c.sub, literal(0)),
+            ["delivery_id", "card_id", "subscription_id", "story_id", "position"],
+            select(rows.c.delivery, literal(card_id), rows.c.sub, literal(story_id), literal(0)),
         )
         return set(s.scalars(statement.on_conflict_do_nothing().returning(returning)))
     statement = insert_ignoring_conflicts(s)(_ITEMS).on_conflict_do_nothing().returning(returning)
     rows_ = [
-        {"delivery_id": d, "card_id": card_id, "subscription_id": sub_id, "position": 0}
+        {
+            "delivery_id": d,
+            "card_id": card_id,
+            "subscription_id": sub_id,
+            "story_id": story_id,
+            "position": 0,
+        }
         for d, sub_id in deliveries
     ]
     return set(s.scalars(statement, rows_))

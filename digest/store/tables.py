@@ -117,12 +117,20 @@ class ArticleRow(Base):
 
 class CardRow(Base):
     __tablename__ = "cards"
+    __table_args__ = (
+        # One card per story and language, whatever runs twice.
+        UniqueConstraint("story_id", "lang_key", name="uq_cards_story_language"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # One card per story, whatever runs twice.
     story_id: Mapped[int] = mapped_column(
-        ForeignKey("stories.id", ondelete="CASCADE"), nullable=False, unique=True
+        ForeignKey("stories.id", ondelete="CASCADE"), nullable=False
     )
+    # ``digest.languages.language_key`` of the language the card was asked for: "" for the
+    # story's default card (``DIGEST_LANGUAGE``), made first and for every story; a code
+    # ("de") for a card made for subscribers who asked for another language. Not NULL, so
+    # the unique constraint holds for the default card on every backend.
+    lang_key: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default="")
     category: Mapped[str] = mapped_column(String(64), nullable=False)
     summary: Mapped[str] = mapped_column(Text, nullable=False)
     takeaways: Mapped[list[str]] = mapped_column(JSON, nullable=False)
@@ -140,6 +148,26 @@ class CardRow(Base):
     checked: Mapped[bool | None] = mapped_column(Boolean)
     unchecked_terms: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
     related: Mapped[list[int]] = mapped_column(JSON, nullable=False, default=list)
+
+
+class LanguageCardRow(Base):
+    """A story's card in another language than the default: who is writing it (a claim,
+    like ``stories.card_claimed_until`` for the default card) and how it was settled.
+
+    ``settled`` "card": the card exists; "default": its subscribers were given the default
+    card instead (no model, the budget spent, the default card already in that language,
+    or the wait ran out). A settled row is never claimed again: no card is paid twice, no
+    subscriber waits forever."""
+
+    __tablename__ = "language_cards"
+
+    story_id: Mapped[int] = mapped_column(
+        ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True
+    )
+    lang_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    settled: Mapped[str | None] = mapped_column(String(16))
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class QuestionRow(Base):
@@ -278,11 +306,14 @@ class DeliveryRow(Base):
 
 
 class DeliveryItemRow(Base):
-    """A card in a delivery, in order. Unique per subscription: a card is sent there once."""
+    """A card in a delivery, in order. Unique per subscription: a card is sent there once,
+    and so is a story (a story has a card per language; a subscriber gets one of them)."""
 
     __tablename__ = "delivery_items"
     __table_args__ = (
         UniqueConstraint("subscription_id", "card_id", name="uq_delivery_items_card"),
+        # story first: the fan-out looks up who has a story already.
+        UniqueConstraint("story_id", "subscription_id", name="uq_delivery_items_story"),
     )
 
     delivery_id: Mapped[int] = mapped_column(
@@ -293,6 +324,10 @@ class DeliveryItemRow(Base):
     )
     subscription_id: Mapped[int] = mapped_column(
         ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False
+    )
+    # The card's story, copied so the database can refuse a second card of one story.
+    story_id: Mapped[int] = mapped_column(
+        ForeignKey("stories.id", ondelete="CASCADE"), nullable=False
     )
     position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from alembic import command
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from digest.store.db import make_engine
 from digest.store.ledger import Ledger
@@ -128,4 +130,62 @@ def test_extractive_answers_from_before_0006_are_not_served_from_the_cache(
     assert ledger.cached_answer(card_id, "k1") is None  # maybe a stand-in: asked again
     cached = ledger.cached_answer(card_id, "k2")
     assert cached is not None and cached.method == "why_it_matters"
+    engine.dispose()
+
+
+def test_0007_keeps_every_row_that_points_at_a_card_and_allows_a_card_per_language(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0006")
+    when = "'2026-11-01 00:00:00'"
+    with engine.begin() as conn:
+        for statement in (
+            f"INSERT INTO stories (title, created_at, updated_at) VALUES ('t', {when}, {when})",
+            "INSERT INTO cards (story_id, category, summary, takeaways, why_it_matters, faq,"
+            " engine, created_at, input_tokens, output_tokens, cost_usd, unchecked_terms,"
+            " related) VALUES ((SELECT min(id) FROM stories), 'World', 's', '[]', 'w', '[]',"
+            f" 'offline', {when}, 0, 0, 0, '[]', '[]')",
+            "INSERT INTO questions (card_id, asker, question, question_key, answer, method,"
+            " quotes, cached, degraded, input_tokens, output_tokens, cost_usd, created_at)"
+            " VALUES ((SELECT min(id) FROM cards), 'a', 'q', 'k', 'answer', 'faq', '[]', true,"
+            f" false, 0, 0, 0, {when})",
+            "INSERT INTO subscriptions (platform, destination, thread, categories,"
+            " include_keywords, exclude_keywords, mode, schedule, timezone, max_cards, active,"
+            f" created_at, updated_at) VALUES ('telegram', '1', '', '[]', '[]', '[]',"
+            f" 'instant', '0 8 * * *', 'UTC', 10, true, {when}, {when})",
+            "INSERT INTO deliveries (subscription_id, kind, status, due_at, attempts,"
+            f" message_ids, created_at) VALUES ((SELECT min(id) FROM subscriptions), 'card',"
+            f" 'sent', {when}, 1, '[\"9\"]', {when})",
+            "INSERT INTO delivery_items (delivery_id, card_id, subscription_id, position)"
+            " VALUES ((SELECT min(id) FROM deliveries), (SELECT min(id) FROM cards),"
+            " (SELECT min(id) FROM subscriptions), 0)",
+            "INSERT INTO sent_messages (platform, chat, message_id, card_id, delivery_id,"
+            " created_at) VALUES ('telegram', '1', '9', (SELECT min(id) FROM cards),"
+            f" (SELECT min(id) FROM deliveries), {when})",
+        ):
+            conn.execute(text(statement))
+    upgrade(engine)
+    with engine.connect() as conn:
+        counts = {
+            table: conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+            for table in ("questions", "delivery_items", "sent_messages", "cards")
+        }
+        item = conn.execute(text("SELECT story_id FROM delivery_items")).scalar_one()
+        story, key = conn.execute(text("SELECT story_id, lang_key FROM cards")).one()
+    assert counts == {"questions": 1, "delivery_items": 1, "sent_messages": 1, "cards": 1}
+    assert (item, key) == (story, "")
+    insert_card = (
+        "INSERT INTO cards (story_id, category, summary, takeaways, why_it_matters, faq,"
+        " engine, created_at, input_tokens, output_tokens, cost_usd, unchecked_terms,"
+        f" related, lang_key) VALUES ({story}, 'World', 's', '[]', 'w', '[]', 'claude',"
+        f" {when}, 0, 0, 0, '[]', '[]', :key)"
+    )
+    with engine.begin() as conn:
+        conn.execute(text(insert_card), {"key": "de"})  # a second language: fine
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text(insert_card), {"key": ""})  # a second default card: refused
     engine.dispose()

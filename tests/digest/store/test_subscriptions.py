@@ -336,9 +336,10 @@ def test_fan_out_again_creates_no_second_item_and_no_empty_delivery(
 ) -> None:
     a, b = subs.add(spec("-1")), subs.add(spec("-2"))
     card = make_card(repo)
+    story = repo.get_card(card).story_id
     text = fanout.CardText.of(title="Markets rally", category="Business", summary="", takeaways=())
     with repo._session() as s:
-        assert fanout.fan_out_card(s, card_id=card, card=text, now=clock.now()) == 0
+        assert fanout.fan_out_card(s, card_id=card, story_id=story, card=text, now=clock.now()) == 0
     # A race lost: the subscription got the card from another transaction after this one
     # looked. The item is refused, and its delivery must not stay behind.
     real = fanout._instant_matches
@@ -346,7 +347,7 @@ def test_fan_out_again_creates_no_second_item_and_no_empty_delivery(
         fanout, "_instant_matches", lambda s, *args: [(a.id, clock.now()), (b.id, clock.now())]
     )
     with repo._session() as s:
-        assert fanout.fan_out_card(s, card_id=card, card=text, now=clock.now()) == 0
+        assert fanout.fan_out_card(s, card_id=card, story_id=story, card=text, now=clock.now()) == 0
     monkeypatch.setattr(fanout, "_instant_matches", real)
     assert len(deliveries(engine)) == 2 and len(items(engine)) == 2
 
