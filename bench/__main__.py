@@ -19,6 +19,10 @@ def main() -> None:
         cards.main()
     if which in ("all", "delivery"):
         delivery.main(sys.argv[2] if len(sys.argv) > 2 else "all")
+    if which in ("all", "telegram"):
+        from bench import telegram  # here: only this benchmark needs python-telegram-bot
+
+        telegram.main(int(sys.argv[2]) if len(sys.argv) > 2 else telegram.QUESTIONS)
 
 
 if __name__ == "__main__":
