@@ -2,8 +2,8 @@
 
 A platform adapter (Telegram #5, Discord #6) provides a ``Platform``: a ``sender`` for the
 delivery worker (``digest.delivery.sender.Sender``) and ``serve`` for the gateway side
-(receiving commands and replies). It registers a builder in ``BUILDERS`` under its name;
-a platform runs when its token setting is set.
+(receiving commands and replies). Its builder is in ``BUILDERS`` under its name (imported
+lazily); a platform runs when its token setting is set.
 """
 
 from __future__ import annotations
@@ -33,27 +33,33 @@ Builder = Callable[[Settings, App], Platform]
 
 # name -> the environment variable holding its token
 TOKENS = {"telegram": "TELEGRAM_BOT_TOKEN", "discord": "DISCORD_BOT_TOKEN"}
-# name -> builder; the adapters add themselves here as they land.
-BUILDERS: dict[str, Builder] = {}
+
+
+def _telegram(settings: Settings, app: App) -> Platform:
+    # Imported here: a process without a Telegram token never loads python-telegram-bot.
+    from bot.telegram.platform import build
+
+    return build(settings, app)
+
+
+def _discord(settings: Settings, app: App) -> Platform:
+    from bot.discord.platform import build
+
+    return build(settings, app)
+
+
+# name -> builder
+BUILDERS: dict[str, Builder] = {"telegram": _telegram, "discord": _discord}
 
 
 def configured(settings: Settings) -> list[str]:
-    """Platforms whose token is set."""
+    """Platforms whose token is set: the ones that run."""
     tokens = {"telegram": settings.telegram_token, "discord": settings.discord_token}
     return [name for name, token in tokens.items() if token is not None]
 
 
-def runnable(settings: Settings) -> list[str]:
-    """Platforms with a token and an adapter."""
-    return [name for name in configured(settings) if name in BUILDERS]
-
-
-def why_none(settings: Settings) -> str:
-    """Why no platform can run, in one line (no token, or tokens without an adapter)."""
-    missing = [name for name in configured(settings) if name not in BUILDERS]
-    if missing:
-        names = " and ".join(TOKENS[name] for name in missing)
-        return f"{names} is set, but this version has no adapter for it yet"
+def why_none() -> str:
+    """Why no platform runs, in one line."""
     return f"no chat platform token is set ({' or '.join(TOKENS.values())})"
 
 

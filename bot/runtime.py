@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
-from bot.platforms import build_platforms, runnable, why_none
+from bot.platforms import build_platforms, configured, why_none
 from bot.scheduler import Jobs
 from digest.app import App, open_app
 from digest.config import Settings
@@ -55,13 +55,13 @@ async def run(
     database cannot be opened.
     """
     role = settings.role
-    names = runnable(settings)
+    names = configured(settings)
     if role == "gateway" and not names:
-        raise ConfigError(f"{why_none(settings)}: the gateway role has nothing to run")
+        raise ConfigError(f"{why_none()}: the gateway role has nothing to run")
     if not names and senders is None:
         log.warning(
             "%s: running the digest worker only; deliveries wait until a platform is set up",
-            why_none(settings),
+            why_none(),
         )
     async with open_app(settings) as app:
         if role in ("all", "worker"):

@@ -41,3 +41,28 @@ def test_only_the_anthropic_engine_imports_anthropic() -> None:
         if not path.name.startswith("anthropic_")
     ]
     assert offenders == []
+
+
+def _modules_imported_by(package: str) -> set[str]:
+    """Top-level and ``bot.*`` modules loaded by importing every module of ``package``."""
+    code = (
+        "import importlib, pkgutil, sys\n"
+        f"pkg = importlib.import_module({package!r})\n"
+        f"for m in pkgutil.walk_packages(pkg.__path__, {package + '.'!r}):\n"
+        "    importlib.import_module(m.name)\n"
+        "print(','.join(sorted(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    return set(result.stdout.strip().split(","))
+
+
+def test_adapters_never_import_each_other_and_common_imports_neither() -> None:
+    telegram = _modules_imported_by("bot.telegram")
+    discord = _modules_imported_by("bot.discord")
+    common = _modules_imported_by("bot.common")
+    assert not any(m == "discord" or m.startswith("bot.discord") for m in telegram)
+    assert not any(m == "telegram" or m.startswith("bot.telegram") for m in discord)
+    assert not any(m.split(".")[0] in ("telegram", "discord") for m in common)
+    assert not any(m.startswith(("bot.telegram", "bot.discord")) for m in common)

@@ -32,9 +32,8 @@ from digest.subscription_text import delivery_text, filters_text
 from digest.subscriptions import CardFilter, CardText, SubscriptionOptions
 
 RECENT = 200  # cards looked at by /digest and searches (newest first)
-NOT_SUBSCRIBED = (
-    "This chat has no subscription yet: /subscribe to start, e.g. /subscribe Business Science"
-)
+# How each platform writes "/subscribe" with topics (Discord names its options).
+_SUBSCRIBE_SYNTAX = {"discord": "/subscribe topics: {}"}
 CARD_GONE = "This card is no longer available."
 
 
@@ -99,6 +98,17 @@ class Commands:
 
     # -- texts -------------------------------------------------------------------------------
 
+    def subscribe_example(self, topics: str) -> str:
+        """ "/subscribe Business Science" as this platform writes it."""
+        return _SUBSCRIBE_SYNTAX.get(self.platform, "/subscribe {}").format(topics)
+
+    @property
+    def not_subscribed(self) -> str:
+        return (
+            "This chat has no subscription yet: start one with /subscribe (all topics),"
+            f" or e.g. {self.subscribe_example('Business Science')}"
+        )
+
     def start_text(self) -> str:
         return (
             "I follow news feeds, group articles about the same event into stories and write "
@@ -119,7 +129,7 @@ class Commands:
             return "Every story has a category; this bot has none configured, so all news comes."
         return (
             "Topics: " + ", ".join(self.categories) + ".\n"
-            "Choose some with /subscribe, e.g. /subscribe " + " ".join(self.categories[:2])
+            "Choose some, e.g. " + self.subscribe_example(" ".join(self.categories[:2]))
         )
 
     def sources_text(self, limit: int = 40) -> str:
@@ -134,7 +144,7 @@ class Commands:
     def settings_text(self, dest: Destination) -> str:
         sub = self.subscription(dest)
         if sub is None:
-            return NOT_SUBSCRIBED
+            return self.not_subscribed
         return describe(sub, self._clock.now())
 
     # -- the chat's subscription ------------------------------------------------------------
@@ -162,7 +172,7 @@ class Commands:
             topics=topics.split() if topics else None, mode=mode, times=times, tz=tz, days=days
         )
         existing = self.subscription(dest)
-        with _user_errors():
+        with _user_errors(self.not_subscribed):
             if existing is None:
                 sub = self.service.add_subscription(
                     dest.platform, dest.chat, thread=dest.thread or None, options=options
@@ -222,12 +232,12 @@ class Commands:
         return self._update(dest, SubscriptionOptions(language=value))
 
     def pause(self, dest: Destination, reason: str = "paused by a chat admin") -> str:
-        with _user_errors(missing=NOT_SUBSCRIBED):
+        with _user_errors(self.not_subscribed):
             self.service.pause_subscription(dest, reason)
         return "Paused: no news here until you resume."
 
     def resume(self, dest: Destination) -> str:
-        with _user_errors(missing=NOT_SUBSCRIBED):
+        with _user_errors(self.not_subscribed):
             sub = self.service.resume_subscription(dest)
         return "Resumed. " + describe(sub, self._clock.now())
 
@@ -239,14 +249,14 @@ class Commands:
 
     def move_chat(self, old_chat: str, new_chat: str) -> list[Subscription]:
         """A chat got a new id (a Telegram group became a supergroup)."""
-        with _user_errors():
+        with _user_errors(self.not_subscribed):
             return self.service.move_subscription(self.platform, old_chat, new_chat)
 
     def _update(self, dest: Destination, options: SubscriptionOptions) -> str:
         existing = self.subscription(dest)
         if existing is None:
-            raise CommandError(NOT_SUBSCRIBED)
-        with _user_errors():
+            raise CommandError(self.not_subscribed)
+        with _user_errors(self.not_subscribed):
             sub = self.service.update_subscription(existing.id, options)
         return "Done. " + describe(sub, self._clock.now())
 
@@ -341,7 +351,7 @@ def _one_line(error: Exception) -> str:
 
 
 @contextmanager
-def _user_errors(missing: str = NOT_SUBSCRIBED) -> Iterator[None]:
+def _user_errors(missing: str) -> Iterator[None]:
     """Turns the core's input errors into ``CommandError``."""
     try:
         yield

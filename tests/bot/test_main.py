@@ -217,9 +217,3 @@ def test_a_wrong_setting_stops_the_bot_with_one_line(tmp_path: Path) -> None:
         "error: setting DIGEST_FETCH_MAX_BYTES: Input should be a valid integer,"
         " unable to parse string as an integer (got 'lots')"
     )
-
-
-async def test_a_token_without_an_adapter_says_which(settings: Settings) -> None:
-    with_token = settings.model_copy(update={"role": "gateway", "discord_token": "x"})
-    with pytest.raises(ConfigError, match="DISCORD_BOT_TOKEN is set, but this version has no"):
-        await run(with_token, asyncio.Event())
