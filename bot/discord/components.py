@@ -109,7 +109,8 @@ class WhyButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"card:
 
 
 class FaqSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"card:faq:(?P<id>\d+)"):
-    """The FAQ menu: the card's questions, each option's value its index in ``card.faq``."""
+    """The FAQ menu: one option per card question; each option's value is the question's index
+    among the card's FAQ items that have a question (``card_view`` leaves blank ones out)."""
 
     def __init__(self, card_id: int, questions: Sequence[str]) -> None:
         options = [
