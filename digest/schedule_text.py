@@ -206,6 +206,14 @@ def parse_cron(value: str, timezone: str, now: datetime) -> str:
             f"a cron expression has 5 fields (minute hour day month weekday), got"
             f" {len(fields)}: {value!r}; e.g. '0 8 * * mon-fri'"
         )
+    if fields[2] != "*" and fields[4] != "*":
+        # crontab fires when EITHER matches, APScheduler only when both do: refuse rather
+        # than silently mean something else.
+        raise _bad_cron(
+            value,
+            "it restricts both the day of the month and the weekday; give a day of the"
+            " month or weekdays, not both",
+        )
     fields[4] = _crontab_weekdays(fields[4], value)
     schedule = " ".join(fields)
     check_schedule(schedule, timezone, now)

@@ -36,8 +36,9 @@ def _no_groups(chat: str) -> bool:
 
 
 def telegram_group(chat: str) -> bool:
-    """Telegram groups, supergroups and channels have negative ids; private chats not."""
-    return chat.startswith("-")
+    """Telegram groups, supergroups and channels have negative ids (or an @username, which
+    only public groups and channels have); private chats have positive ids."""
+    return chat.startswith(("-", "@"))
 
 
 @dataclass(frozen=True, slots=True)

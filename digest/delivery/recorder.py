@@ -5,7 +5,9 @@ transaction. At a trickle that is one commit per send (the window between the pl
 acceptance and our record stays as short as the database allows); at 1,000 sends a second
 it is a few dozen commits a second instead of a thousand. A failed write (the database
 restarting) is retried with backoff, keeping the outcomes in memory; the claims' tokens
-still decide whether each applies.
+still decide whether each applies. A write refused by a constraint is no outage: the batch
+is then written one outcome at a time, so one bad outcome cannot hold back the others, and
+the one that still fails alone is logged and given up.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+
+from sqlalchemy.exc import IntegrityError
 
 from digest.delivery.claims import ClaimedDelivery, Outcome, Sent
 from digest.errors import StorageError
@@ -37,6 +41,7 @@ class Recorder:
         self._idle.set()
         self._closing = False
         self._failures = 0
+        self._alone = 0  # outcomes still to be written one at a time (after a refusal)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -61,13 +66,17 @@ class Recorder:
     async def _run(self) -> None:
         while True:
             await self._ready.wait()
-            batch = self._pending[:_MAX_BATCH]
-            del self._pending[:_MAX_BATCH]
+            size = 1 if self._alone else _MAX_BATCH
+            batch = self._pending[:size]
+            del self._pending[:size]
             if not self._pending:
                 self._ready.clear()
             try:
                 done = await asyncio.to_thread(self._outbox.finish, batch)
             except StorageError as e:
+                if isinstance(e.__cause__, IntegrityError):
+                    self._refused(batch, e)
+                    continue
                 self._failures += 1
                 if self._closing and self._failures >= _CLOSE_TRIES:
                     self._give_up(batch + self._pending, e)
@@ -78,9 +87,25 @@ class Recorder:
                 await asyncio.sleep(min(5.0, 0.2 * 2**self._failures))
                 continue
             self._failures = 0
+            self._alone = max(0, self._alone - len(batch))
             self._on_done([claim for claim, _ in batch], done)
             if not self._pending:
                 self._idle.set()
+
+    def _refused(self, batch: list[tuple[ClaimedDelivery, Outcome]], error: StorageError) -> None:
+        if len(batch) > 1:  # find the one refused: write them one at a time
+            self._pending[:0] = batch
+            self._alone = len(batch)
+            self._ready.set()
+            return
+        self._alone = max(0, self._alone - 1)
+        ((claim, outcome),) = batch
+        log.error("delivery %d: its outcome (%s) was refused: %s", claim.id, outcome, error)
+        self._on_done([claim], set())
+        if not self._pending:
+            self._idle.set()
+        else:
+            self._ready.set()
 
     def _give_up(self, lost: list[tuple[ClaimedDelivery, Outcome]], error: StorageError) -> None:
         sent = sum(isinstance(outcome, Sent) for _, outcome in lost)

@@ -76,8 +76,10 @@ class DrainRun:
         self.lanes: dict[tuple[str, str], tuple[asyncio.Task[None], deque[ClaimedDelivery]]] = {}
         self.cards: dict[int, Card] = {}
         # Destinations found gone in this run: (platform, chat) -> thread ("" too) or None
-        # for the whole chat.
-        self.gone: dict[tuple[str, str], dict[str | None, str]] = {}  # ... -> reason
+        # for the whole chat -> (reason, tokens of the claims held there then). Only those
+        # claims were read before the pause; later ones carry it (``claim.active``), and a
+        # destination resumed meanwhile gets its new deliveries.
+        self.gone: dict[tuple[str, str], dict[str | None, tuple[str, set[str]]]] = {}
         self.next_claim = 0.0  # monotonic time before which an empty claim is not repeated
         # Set when the loop has something to look at: a lane ended, outcomes were
         # committed, or stop() was called.
@@ -129,7 +131,8 @@ class DrainRun:
         if not claims:
             return 0
         if len(self.cards) > _CARD_CACHE:  # a drain under steady traffic runs for long
-            self.cards.clear()
+            needed = {c for held in self.held.values() for c in held.card_ids}
+            self.cards = {i: card for i, card in self.cards.items() if i in needed}
         missing = {c for claim in claims for c in claim.card_ids} - self.cards.keys()
         try:
             if missing:
@@ -276,7 +279,12 @@ class DrainRun:
                 )
             except StorageError as db:  # the next send there fails the same way, and pauses
                 log.error("could not pause %s chat %s: %s", where.platform, where.chat, db)
-            self.gone.setdefault((where.platform, where.chat), {})[thread] = e.reason
+            there = {
+                c.token
+                for c in self.held.values()
+                if (c.destination.platform, c.destination.chat) == (where.platform, where.chat)
+            }
+            self.gone.setdefault((where.platform, where.chat), {})[thread] = (e.reason, there)
             return Final("dropped", e.reason)
         except RejectedContent as e:
             log.warning("delivery %d rejected by %s: %s", claim.id, where.platform, e)
@@ -309,7 +317,11 @@ class DrainRun:
         """Why the claim's destination is gone, when a send in this run found it so."""
         where = claim.destination
         threads = self.gone.get((where.platform, where.chat), {})
-        return threads.get(None, threads.get(where.thread))
+        for thread in (None, where.thread):
+            reason, tokens = threads.get(thread, ("", set()))
+            if claim.token in tokens:
+                return reason
+        return None
 
     def _done(self, claim: ClaimedDelivery) -> bool:
         return (claim.id, claim.token) in self.finished

@@ -117,7 +117,15 @@ class DeliveryWorker:
                 raise
             finally:
                 self._run = None
-                await run.close()
+                # Shielded: a shutdown past its grace cancels the drain, but the sends in
+                # flight (each bounded by the send timeout) must finish, their outcomes be
+                # recorded and the rest be given back, or they would go out twice.
+                closing = asyncio.ensure_future(run.close())
+                try:
+                    await asyncio.shield(closing)
+                except asyncio.CancelledError:
+                    await closing
+                    raise
             if run.report:
                 log.info("deliveries: %s", run.report)
             return run.report

@@ -63,6 +63,11 @@ _STORIES = cast(Table, StoryRow.__table__)
 _LANGS = cast(Table, LanguageCardRow.__table__)
 
 FIRST_DIGEST_WINDOW = timedelta(hours=24)  # a first digest collects the last day's cards
+# A card's created_at is taken before its transaction commits (a fan-out to thousands of
+# subscribers takes a while): one committed just after a slot was collected carries a time
+# before that slot. Each digest looks back this much further; stories already given to the
+# subscription are skipped, so nothing comes twice.
+COMMIT_MARGIN = timedelta(minutes=10)
 _DIGEST_COLUMNS = (
     "subscription_id", "kind", "slot", "status", "due_at", "attempts", "message_ids", "created_at",
 )  # fmt: skip
@@ -122,7 +127,8 @@ def enqueue_slot(
     keys = {row.id: language_key(row.language) for row in mine}
     since = {}
     for row in mine:
-        since[row.id] = row.last_slot or slot - FIRST_DIGEST_WINDOW
+        previous = row.last_slot - COMMIT_MARGIN if row.last_slot else None
+        since[row.id] = previous or slot - FIRST_DIGEST_WINDOW
         if keys[row.id]:  # a story that waited for its translation last time
             since[row.id] -= TRANSLATION_WAIT
     start = min(since.values())

@@ -253,10 +253,13 @@ class Outbox:
                 if rows:
                     s.execute(statement, rows)  # executemany: one round trip per shape
             if posted:
-                alive = self._existing_cards(s, {r["card_id"] for r in posted if r["card_id"]})
+                alive = self._existing(s, _CARDS, {r["card_id"] for r in posted if r["card_id"]})
+                kept = self._existing(s, _D, {r["delivery_id"] for r in posted})
                 for row in posted:
                     if row["card_id"] not in alive:  # its card was removed meanwhile
                         row["card_id"] = None
+                    if row["delivery_id"] not in kept:  # unsubscribed while it was sent
+                        row["delivery_id"] = None
                 insert = postgresql.insert if self._postgres else sqlite.insert
                 s.execute(insert(_SENT).on_conflict_do_nothing(), posted)
         return ours
@@ -277,12 +280,13 @@ class Outbox:
             ours.update(i for i, token in s.execute(query) if token == tokens[i])
         return ours
 
-    def _existing_cards(self, s: Session, ids: set[int]) -> set[int]:
+    def _existing(self, s: Session, table: Table, ids: set[int]) -> set[int]:
+        """Which of ``ids`` still have a row in ``table``."""
         found: set[int] = set()
         wanted = sorted(ids)
         for start in range(0, len(wanted), _CHUNK):
             part = wanted[start : start + _CHUNK]
-            found.update(s.scalars(select(_CARDS.c.id).where(_CARDS.c.id.in_(part))))
+            found.update(s.scalars(select(table.c.id).where(table.c.id.in_(part))))
         return found
 
     def mark_sent(self, claim: ClaimedDelivery, receipt: SendReceipt) -> bool:

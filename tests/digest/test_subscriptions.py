@@ -83,6 +83,7 @@ def test_a_full_digest_subscription() -> None:
         ({"cron": "0 8 * * 9"}, "unknown weekday '9'"),
         ({"cron": "0 8 31 2 *"}, "never fires"),
         ({"cron": "*/5 * * * *"}, "at most every 15 minutes"),
+        ({"cron": "0 8 1 * mon"}, "both the day of the month and the weekday"),
         ({"cron": "0 8 * * *", "times": "09:00"}, "not both"),
         ({"times": "08:00,08:05"}, "at most every 15 minutes"),
         ({"days": "funday"}, "unknown day 'funday'"),

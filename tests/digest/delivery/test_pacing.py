@@ -14,6 +14,7 @@ from digest.delivery.pacing import (
     Pacer,
     PlatformRates,
     rates_from_settings,
+    telegram_group,
 )
 
 
@@ -124,3 +125,8 @@ def test_settings_give_telegram_its_limits_and_others_the_default() -> None:
     assert telegram.for_chat("1234") == 1.0
     assert rates["discord"].for_chat("-1") == 1.0  # Discord ids are never negative anyway
     assert Pacer(rates).rates("console") == DEFAULT_RATES
+
+
+def test_telegram_channels_named_by_username_are_paced_as_groups() -> None:
+    assert telegram_group("-1001234567890") and telegram_group("@mychannel")
+    assert not telegram_group("42")

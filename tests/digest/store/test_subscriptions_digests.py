@@ -228,3 +228,18 @@ def test_two_processes_enqueuing_the_same_slots_at_once_make_one_digest_each(
     assert len({(d.subscription_id, d.slot) for d in rows}) == len(rows)
     for d in rows:
         assert len(digest_items(engine, d.id)) == 3  # one set of items, that day's cards
+
+
+def test_a_card_committed_just_after_its_slot_was_collected_comes_in_the_next_digest(
+    repo: Repository, subs: SubscriptionStore, engine: Engine, clock: FakeClock
+) -> None:
+    clock.current = at(2026, 11, 20, 7)
+    subs.add(spec(mode="digest"))
+    clock.current = at(2026, 11, 20, 8)
+    assert subs.enqueue_due_digests() == 0  # nothing committed yet...
+    clock.current = at(2026, 11, 20, 7, 59, 58)  # ...a card stamped before the slot commits
+    straddling = make_card(repo, "Stamped before the slot, committed after")
+    clock.current = at(2026, 11, 21, 8)
+    assert subs.enqueue_due_digests() == 1
+    [digest] = deliveries(engine)
+    assert digest_items(engine, digest.id) == [straddling]
