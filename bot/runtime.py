@@ -85,8 +85,8 @@ async def run(
             if role in ("all", "gateway"):
                 gateways = [asyncio.create_task(p.serve(stop), name=p.name) for p in platforms]
                 for p in platforms:
-                    log.info("%s gateway running", p.name)
-            await stop.wait()
+                    log.info("starting the %s gateway", p.name)
+            status = await _until_stopped(stop, gateways, gateway_only=role == "gateway")
             log.info("stopping")
             if jobs is not None:
                 await jobs.shutdown(settings.shutdown_grace)
@@ -95,4 +95,32 @@ async def run(
         finally:
             for platform in platforms:
                 await platform.aclose()
-    return 0
+    return status
+
+
+async def _until_stopped(
+    stop: asyncio.Event, gateways: list[asyncio.Task[None]], *, gateway_only: bool
+) -> int:
+    """Wait for ``stop``. A gateway that ends on its own (a refused token) is reported; a
+    gateway-only process whose gateways have all ended stops with status 1, so a service
+    manager sees the failure instead of an idle process."""
+    stopping = asyncio.create_task(stop.wait())
+    running = set(gateways)
+    try:
+        while running:
+            done, _ = await asyncio.wait(running | {stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if stopping in done:
+                return 0
+            for task in done:
+                running.discard(task)
+                error = None if task.cancelled() else task.exception()
+                # The type only: the adapter logged the cause (its text may hold a token).
+                why = f" ({type(error).__name__})" if error else ""
+                log.error("the %s gateway stopped%s", task.get_name(), why)
+        if gateway_only and gateways:
+            log.error("no chat gateway is running: exiting")
+            return 1
+        await stopping
+        return 0
+    finally:
+        stopping.cancel()

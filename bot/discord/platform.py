@@ -90,6 +90,9 @@ def make_client(*, guild_ready_timeout: float = 2.0) -> discord.Client:
     """The bot's client (see the module docstring for the choices)."""
     intents = discord.Intents.default()
     intents.message_content = False
+    # The bot never joins voice: no "PyNaCl/davey is not installed" warning at every start.
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
     return discord.Client(
         intents=intents,
         allowed_mentions=discord.AllowedMentions.none(),
