@@ -309,9 +309,9 @@ class Commands:
         return self.card(card_id) if card_id is not None else None
 
     def latest_card_in(self, dest: Destination) -> Card | None:
-        card_id = self.outbox.latest_card_in(self.platform, dest.thread or dest.chat)
-        if card_id is None and dest.thread:
-            card_id = self.outbox.latest_card_in(self.platform, dest.chat)
+        # In a thread (a forum topic), only what was delivered there: another topic's card
+        # would be the wrong one to answer about.
+        card_id = self.outbox.latest_card_in(self.platform, dest.chat, dest.thread)
         return self.card(card_id) if card_id is not None else None
 
     async def ask(self, card_id: int, question: str, asker: str) -> Answer:

@@ -336,20 +336,34 @@ class Outbox:
                 )
             )
 
-    def latest_card_in(self, platform: str, chat: str) -> int | None:
-        """The newest card the bot posted on its own in ``chat`` (``/ask`` without a reply
-        asks about it); ``None`` when there is none."""
-        with self._session() as s:
-            return s.scalar(
-                select(_SENT.c.card_id)
-                .where(
-                    _SENT.c.platform == platform,
-                    _SENT.c.chat == str(chat),
-                    _SENT.c.card_id.is_not(None),
-                )
-                .order_by(_SENT.c.id.desc())
-                .limit(1)
+    def latest_card_in(self, platform: str, chat: str, thread: str = "") -> int | None:
+        """The card of the newest message the bot posted in ``chat`` (``/ask`` without a
+        reply asks about it): a card message's card, a digest's first card. With ``thread``
+        only messages delivered to that thread count (a Discord thread posts as a chat of
+        its own, a Telegram forum topic inside its chat). ``None`` when there is none."""
+        first_item = (
+            select(_ITEMS.c.card_id)
+            .where(_ITEMS.c.delivery_id == _SENT.c.delivery_id)
+            .order_by(_ITEMS.c.position)
+            .limit(1)
+            .scalar_subquery()
+        )
+        query = select(func.coalesce(_SENT.c.card_id, first_item)).where(
+            _SENT.c.platform == platform,
+            _SENT.c.chat.in_([str(chat), thread] if thread else [str(chat)]),
+            or_(_SENT.c.card_id.is_not(None), _SENT.c.delivery_id.is_not(None)),
+        )
+        if thread:
+            query = (
+                query.join(_D, _D.c.id == _SENT.c.delivery_id)
+                .join(_SUBS, _SUBS.c.id == _D.c.subscription_id)
+                .where(_SUBS.c.thread == thread)
             )
+        with self._session() as s:
+            for (card_id,) in s.execute(query.order_by(_SENT.c.id.desc()).limit(5)):
+                if card_id is not None:
+                    return int(card_id)
+        return None
 
     def status_counts(self) -> dict[str, int]:
         """Deliveries per status (the bench, tests and operators' checks)."""

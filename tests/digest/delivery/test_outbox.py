@@ -109,9 +109,25 @@ def test_a_digest_message_maps_to_the_card_the_sender_names_or_none(world: World
         )
     (digest,) = claim(world)
     assert digest.kind == "digest" and digest.card_ids == (a, b) and digest.subscription_id == sub
-    world.outbox.mark_sent(digest, SendReceipt((Posted("1"), Posted("2", card_id=b))))
+    world.outbox.mark_sent(digest, SendReceipt((Posted("2", card_id=b), Posted("1"))))
     assert world.outbox.card_for_message("fake", "1", "1") is None  # shows several cards
     assert world.outbox.card_for_message("fake", "1", "2") == b
+    # /ask after a digest: the newest message shows several cards; its first one stands in
+    assert world.outbox.latest_card_in("fake", "1") == a
+
+
+def test_the_latest_card_of_a_chat_and_of_a_thread(world: World) -> None:
+    world.subscribe("1")
+    world.subscribe("1", thread="science")
+    world.clock.advance(minutes=1)
+    assert world.outbox.latest_card_in("fake", "1") is None
+    card = world.card()
+    chat, topic = sorted(claim(world), key=lambda c: c.destination.thread)
+    world.outbox.mark_sent(topic, SendReceipt.of("11"))
+    assert world.outbox.latest_card_in("fake", "1", "science") == card
+    assert world.outbox.latest_card_in("fake", "1", "business") is None  # another topic's
+    world.outbox.mark_sent(chat, SendReceipt.of("12"))
+    assert world.outbox.latest_card_in("fake", "1") == card
 
 
 def test_retry_later_and_release(world: World) -> None:
