@@ -90,7 +90,8 @@ class AskCommand:
                 raise CommandError(NO_CARD_HERE)
             return latest
         if typed.isascii() and typed.isdigit():  # a choice from the autocomplete list
-            found = self.commands.card(int(typed))
+            # A number past any database id is no card (and would overflow SQLite).
+            found = self.commands.card(int(typed)) if len(typed) <= 18 else None
             if found is None:
                 raise CommandError(CARD_GONE)
             return found

@@ -180,6 +180,9 @@ class DiscordPlatform:
                 log.warning(
                     "Discord unreachable (%s); retrying in %.0f s", type(error).__name__, pause
                 )
+            except discord.RateLimited as error:  # a long 429 on login: wait it out
+                pause = max(pause, error.retry_after)
+                log.warning("Discord rate-limited the login; retrying in %.0f s", pause)
             except discord.HTTPException as error:
                 if error.status < 500:
                     raise
@@ -207,6 +210,9 @@ class DiscordPlatform:
                 error.status,
                 error.code,
             )
+            return
+        except (discord.RateLimited, aiohttp.ClientError, OSError, TimeoutError) as error:
+            log.warning("Discord: could not sync the slash commands (%s)", type(error).__name__)
             return
         log.info("Discord: %d slash commands synced to %s", len(synced), where)
 

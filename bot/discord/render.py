@@ -174,15 +174,22 @@ def _link_target(url: str) -> str:
     return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
 
 
+META_MAX = 100  # "category · source" in a digest line (feed titles can be any length)
+HEADLINE_MAX = 1_000  # one digest entry: a part always has room for at least one
+
+
 def headline(number: int, card: Card) -> str:
     """One digest entry: "**3.** [Title](url)" and a one-line summary with the source."""
     title = _link_text(cut(card.title, TITLE_MAX)) or "Untitled story"
     url = usable_url(card.url)
     head = f"**{number}.** " + (f"[{title}]({_link_target(url)})" if url else f"**{title}**")
     line = plain(card.summary, ONE_LINE)
-    meta = " · ".join(p for p in (card.category, card.source) if p)
+    meta = cut(" · ".join(p for p in (card.category, card.source) if p), META_MAX)
     tail = " · ".join(p for p in (line, escape_markdown(meta)) if p)
-    return f"{head}\n{tail}" if tail else head
+    entry = f"{head}\n{tail}" if tail else head
+    if len(entry) > HEADLINE_MAX:  # a title or URL that outgrew every cut: the text only
+        entry = f"**{number}.** " + plain(card.title, HEADLINE_MAX - 20)
+    return entry
 
 
 def digest_parts(

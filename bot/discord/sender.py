@@ -36,6 +36,7 @@ same nonce. Reasons never hold the bot token (it is scrubbed even from Discord's
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
 LOGIN_PAUSE = 300.0  # seconds every Discord send waits after the token was refused
+GLOBAL_PAUSE_OVER = 30.0  # a RateLimited longer than this pauses all of Discord
 DEFAULT_RETRY_AFTER = 5.0  # a 429 that does not say how long
 REASON_MAX = 300
 
@@ -72,9 +74,18 @@ UNKNOWN_MESSAGE = 10008
 class DiscordSender:
     """Posts cards and digests to Discord channels and threads (platform "discord")."""
 
-    def __init__(self, client: discord.Client, login: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        login: Callable[[], Awaitable[None]],
+        *,
+        global_hold_max: float = 30.0,
+    ) -> None:
         self._client = client
         self._login = login
+        # The longest global 429 discord.py sleeps out itself (its max_ratelimit_timeout,
+        # at least 30 s): see _lift_global_lock_later.
+        self._global_hold_max = global_hold_max
 
     @property
     def platform(self) -> str:
@@ -89,6 +100,9 @@ class DiscordSender:
         try:
             await self._login()
             return await self._post(message, channel_id)
+        except asyncio.CancelledError:  # the worker's send timeout
+            self._lift_global_lock_later()
+            raise
         except Exception as error:
             mapped = delivery_error(error, in_thread=bool(where.thread), token=self._token())
             if mapped is None:
@@ -127,6 +141,16 @@ class DiscordSender:
             posted.append(Posted(str(sent.id), None, chat))
         return SendReceipt(tuple(posted))
 
+    def _lift_global_lock_later(self) -> None:
+        """discord.py holds every request while it sleeps out a global 429 and lifts the
+        hold after the sleep; a send cancelled during that sleep would leave it held for
+        good (no request would ever go out again). The sleep is at most the client's
+        ``max_ratelimit_timeout`` (longer waits raise ``RateLimited``), so lifting it that
+        much later is never early: a stall of at most that long, instead of for good."""
+        hold: Any = getattr(self._client.http, "_global_over", None)
+        if isinstance(hold, asyncio.Event) and not hold.is_set():
+            asyncio.get_running_loop().call_later(self._global_hold_max, hold.set)
+
     def _token(self) -> str | None:
         token: Any = getattr(self._client.http, "token", None)
         return token if isinstance(token, str) and token else None
@@ -157,7 +181,13 @@ def delivery_error(
     if isinstance(error, DeliveryError):
         return error
     if isinstance(error, discord.RateLimited):
-        return RetryLater(clean(f"Discord rate limit: {error}"), retry_after=error.retry_after)
+        # Raised before discord.py looks at "global": a wait this long is worth holding
+        # every channel back for (sending on would only add invalid requests).
+        return RetryLater(
+            clean(f"Discord rate limit: {error}"),
+            retry_after=error.retry_after,
+            scope="platform" if error.retry_after > GLOBAL_PAUSE_OVER else "chat",
+        )
     if isinstance(error, discord.LoginFailure):
         reason = "Discord refused the bot token: check DISCORD_BOT_TOKEN"
         return RetryLater(reason, retry_after=LOGIN_PAUSE, scope="platform")

@@ -131,6 +131,7 @@ async def test_an_open_question_is_answered_from_the_article(bot: Bot) -> None:
     [
         ({"question": "why?"}, NO_CARD_HERE),
         ({"question": "why?", "card": "987654"}, CARD_GONE),
+        ({"question": "why?", "card": "9" * 30}, CARD_GONE),  # past any id (and SQLite's)
         ({"question": "why?", "card": "no such words"}, 'No recent card matches "no such words"'),
     ],
 )

@@ -23,7 +23,7 @@ from tests.bot.discord.gateway_world import (
     token_never_logged,
 )
 from tests.support.deliveries import make_card
-from tests.support.fake_discord import FakeDiscord
+from tests.support.fake_discord import FakeDiscord, rate_limited
 
 
 @pytest.fixture
@@ -95,3 +95,23 @@ async def test_serve_returns_when_stopped_and_sends_work_until_aclose(
     assert [m.embeds[0]["title"] for m in dc.channel_messages(dc.news.id)] == [
         "Sent while stopping"
     ]
+
+
+async def test_a_rate_limited_command_sync_does_not_stop_the_gateway(
+    tmp_path: Path, dc: FakeDiscord
+) -> None:
+    dc.fail_next("PUT /applications/*/commands", rate_limited(120.0))  # past discord.py's 30 s
+    async with opened(discord_settings(tmp_path, dc)) as app:
+        platform = DiscordPlatform(app.settings, app, guild_ready_timeout=0.05)
+        stop = asyncio.Event()
+        serving = asyncio.create_task(platform.serve(stop))
+        try:
+            for _ in range(300):
+                if dc.gateway.identifies:
+                    break
+                await asyncio.sleep(0.01)
+            assert dc.gateway.identifies and not serving.done()  # connected all the same
+        finally:
+            stop.set()
+            await asyncio.wait_for(serving, 10)
+            await platform.aclose()

@@ -300,3 +300,11 @@ def test_an_answer_says_how_it_was_found_and_fits_a_message() -> None:
 def test_every_answer_method_has_an_origin_line(method: str) -> None:
     text = answer_text("Q?", Answer("A.", method))
     assert text.splitlines()[-1].startswith("-# ") and len(text.splitlines()[-1]) > 5
+
+
+def test_a_feed_with_a_huge_title_cannot_push_a_digest_past_its_limits() -> None:
+    cards = [make_card(id=1, source="Feed " * 1_000), make_card(id=2), make_card(id=3)]
+    parts = digest_parts(cards, None)
+    assert [c.id for p in parts for c in p.cards] == [1, 2, 3]
+    for part in parts:
+        assert len(part.embed.description or "") <= 4096 and embed_size(part.embed) <= 6000

@@ -4,17 +4,19 @@ arrives, where it is recorded, and what each Discord failure does to the deliver
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+import discord
 import pytest
 
 from bot.common.text import DISCLAIMER
 from bot.discord.render import CATEGORY_COLOURS
-from bot.discord.sender import LOGIN_PAUSE
+from bot.discord.sender import LOGIN_PAUSE, DiscordSender, delivery_error
 from digest.delivery.sender import OutgoingMessage
 from digest.errors import RetryLater
 from digest.models import CardDraft, Destination, FaqItem, SubscriptionSpec
@@ -362,3 +364,30 @@ async def test_a_token_echoed_by_discord_is_scrubbed_from_the_reason(side: Side)
     [row] = deliveries(world.engine)
     assert row.status == "rejected" and "[token]" in (row.last_error or "")
     assert dc.token not in (row.last_error or "")
+
+
+async def test_a_send_cut_off_during_a_global_429_does_not_hold_later_sends_for_good(
+    dc: FakeDiscord, world: World
+) -> None:
+    side = make_side(dc, world, dc.token)
+    side.sender = DiscordSender(side.client, side.login, global_hold_max=1.0)
+    side.subscribe(dc.news.id)
+    side.subscribe(dc.general.id)
+    make_card(world.repo)
+    with point_discord_py_at(dc):
+        dc.fail_next(dc.news.id, rate_limited(0.8, is_global=True))
+        # the worker's send timeout cuts the send while discord.py sleeps the 429 out
+        first = await side.worker(send_timeout=0.3, concurrency=1).drain()
+        assert first.sent < 2
+        await asyncio.sleep(1.2)  # the hold is lifted (before the fix: never)
+        world.clock.advance(seconds=3600)
+        await asyncio.wait_for(side.worker(send_timeout=5).drain(), 10)
+        await side.client.close()
+    assert sorted(side.statuses()) == ["sent", "sent"]
+
+
+def test_a_long_rate_limit_pauses_all_of_discord_a_short_one_the_channel() -> None:
+    long = delivery_error(discord.RateLimited(60.0), in_thread=False, token=None)
+    short = delivery_error(discord.RateLimited(5.0), in_thread=False, token=None)
+    assert isinstance(long, RetryLater) and long.scope == "platform"
+    assert isinstance(short, RetryLater) and short.scope == "chat"
