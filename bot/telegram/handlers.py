@@ -10,7 +10,11 @@
     inline_query                                      handlers_chats.Inline
     group migrated to a supergroup, my_chat_member    handlers_chats.Membership
     any exception                                     on_error: logged (token scrubbed), and
-                                                      "Something went wrong" once per update
+                                                      "Something went wrong" once per update;
+                                                      but Forbidden (blocked, kicked) pauses
+                                                      the chat's subscription, and RetryAfter
+                                                      is only logged (no message to a chat
+                                                      that cannot or must not get one)
 
 Everything a handler needs comes from the update and the database (``Gateway.commands``),
 never from memory: a button on a card posted last week works after a restart.
@@ -28,7 +32,7 @@ from typing import Any, TypeVar
 
 from telegram import CallbackQuery, LinkPreviewOptions, Message, Update
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
+from telegram.error import Forbidden, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -147,12 +151,38 @@ def _error_handler(
         where = f"update {update.update_id}" if isinstance(update, Update) else "polling"
         if error is None:
             return
+        if isinstance(error, Forbidden):
+            await _destination_gone(gateway, update, where, error)
+            return
+        if isinstance(error, RetryAfter):  # a message now would be refused as well
+            log.warning(
+                "telegram %s not answered: Telegram asks to slow down (%s)",
+                where,
+                scrub(error.message, gateway.token),
+            )
+            return
         details = "".join(traceback.format_exception(error)).rstrip()
         log.error("telegram %s failed: %s", where, scrub(details, gateway.token))
         if isinstance(update, Update) and gateway.first_error(update.update_id):
             await _tell(update, context)
 
     return on_error
+
+
+async def _destination_gone(gateway: Gateway, update: object, where: str, error: Forbidden) -> None:
+    """The bot was blocked or removed while answering: not a bug, and the chat cannot be
+    told. Its subscription is paused (as the delivery worker would on its next send)."""
+    reason = scrub(f"Telegram: {error.message}", gateway.token)
+    chat = update.effective_chat if isinstance(update, Update) else None
+    log.info("telegram %s not answered: %s", where, reason)
+    if chat is None:
+        return
+    try:
+        await gateway.db(
+            gateway.commands.destination_gone, Destination("telegram", str(chat.id)), reason
+        )
+    except Exception:  # the database: logged, nothing else to do for this update
+        log.exception("pausing the subscription of telegram chat %s failed", chat.id)
 
 
 async def _tell(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

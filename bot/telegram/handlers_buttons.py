@@ -9,7 +9,10 @@
 Each tap is answered (``answerCallbackQuery``) at once so the app stops its spinner; the
 card comes from the database by the id in the button, so a card posted last week still
 answers after a restart. A card deleted since gets a short alert. A button on a message
-sent through inline mode has no chat to reply in: its answer shows as an alert.
+sent through inline mode has no chat to reply in, and in a channel any reader may tap (the
+bot must not post there for them): in both the answer shows as an alert (200 characters at
+most) and nothing is posted. Elsewhere a person's taps that post are limited
+(``bot.telegram.button_limits``); a refused tap gets a short alert.
 
 Called by ``bot.telegram.handlers.install`` for every callback query that is not the
 settings menu's.
@@ -24,6 +27,7 @@ from typing import Any
 from telegram import (
     Bot,
     CallbackQuery,
+    Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -37,6 +41,7 @@ from telegram.ext import ContextTypes
 from bot.common.commands import CARD_GONE
 from bot.common.text import cut
 from bot.telegram import callbacks
+from bot.telegram.button_limits import ButtonLimits
 from bot.telegram.handlers import NO_PREVIEW, Gateway
 from bot.telegram.render import answer_text, card_message, faq_keyboard
 from bot.telegram.render_html import bold, fit, join, link, one_line
@@ -62,9 +67,17 @@ async def _ack(query: CallbackQuery) -> None:
         log.info("callback query not answered: %s", e.message)
 
 
+def _may_post(query: CallbackQuery) -> bool:
+    """Whether a tap may be answered with a message: not for a message sent through inline
+    mode (no chat), nor in a channel (any reader may tap; only its admins may make the bot
+    post there)."""
+    return query.message is not None and query.message.chat.type != Chat.CHANNEL
+
+
 class CardButtons:
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, limits: ButtonLimits | None = None) -> None:
         self.gw = gateway
+        self.limits = limits or ButtonLimits()
 
     async def on_tap(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -78,6 +91,9 @@ class CardButtons:
         card = await self.gw.db(self.gw.commands.card, tapped.card_id)
         if card is None:
             await query.answer(CARD_GONE, show_alert=True)
+            return
+        if _may_post(query) and (refusal := self.limits.refusal(query.from_user.id, tapped)):
+            await query.answer(refusal, show_alert=True)
             return
         if tapped.action == callbacks.WHY:
             why = Answer(card.why_it_matters, "why_it_matters")
@@ -120,7 +136,7 @@ class CardButtons:
         )
 
     async def _answer(self, query: CallbackQuery, bot: Bot, question: str, answer: Answer) -> None:
-        if query.message is None:  # a message shared through inline mode
+        if not _may_post(query):
             await query.answer(_alert_text(f"{question}: {answer.text}"), show_alert=True)
             return
         # The spinner stops while the answer is on its way.
@@ -132,7 +148,7 @@ class CardButtons:
         if not card.faq:
             await query.answer("This card has no questions yet.", show_alert=True)
             return
-        if query.message is None:
+        if not _may_post(query):
             first = card.faq[0]
             await query.answer(_alert_text(f"{first.question} {first.answer}"), show_alert=True)
             return
@@ -149,7 +165,7 @@ class CardButtons:
         if not cards:
             await query.answer("No related stories are available.", show_alert=True)
             return
-        if query.message is None:
+        if not _may_post(query):
             titles = "; ".join(one_line(c.title) for c in cards)
             await query.answer(_alert_text(f"Related: {titles}"), show_alert=True)
             return
@@ -169,11 +185,11 @@ class CardButtons:
 
     async def _open(self, query: CallbackQuery, bot: Bot, card: Card) -> None:
         """The full card, as the delivery worker would have posted it."""
-        if query.message is None:
+        tapped = query.message
+        if tapped is None or not _may_post(query):
             await query.answer(_alert_text(f"{card.title}: {card.summary}"), show_alert=True)
             return
         rendered = card_message(card)
-        tapped = query.message
         thread = None
         if isinstance(tapped, Message) and tapped.is_topic_message:
             thread = tapped.message_thread_id

@@ -9,6 +9,8 @@ Which card a question is about:
 - ``/ask`` or a mention of the bot without a reply: the newest card the bot posted in this
   chat (``Commands.latest_card_in``).
 
+A reply to a message that showed a card deleted since gets ``CARD_GONE``, not the hint.
+
 In groups the bot answers only replies to its own messages and messages that mention it
 (with privacy mode on, Telegram sends it nothing else anyway); in a private chat a message
 that is not a reply gets a hint. The answer (``Commands.ask``) goes as a reply to the
@@ -29,7 +31,7 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.common.commands import CommandError
+from bot.common.commands import CARD_GONE, CommandError
 from bot.telegram import callbacks
 from bot.telegram.handlers import Gateway, destination, reply_html, reply_plain
 from bot.telegram.render import answer_text
@@ -99,7 +101,11 @@ class FollowUps:
         question = _without_mention(message.text, bot.username)
         card: Card | None = None
         if to_bot and replied is not None:
-            card = await self.card_of(replied)
+            try:
+                card = await self.card_of(replied)
+            except CommandError as e:  # the card was deleted since
+                await reply_plain(message, str(e))
+                return
             if card is None:
                 await reply_plain(message, HOW_TO_ASK)
                 return
@@ -128,18 +134,39 @@ class FollowUps:
         await self.answer(message, card, question, context.bot)
 
     async def card_of(self, replied: Message) -> Card | None:
-        """The card a message of the bot shows (see the module docstring)."""
-        commands = self.gw.commands
-        card = await self.gw.db(commands.card_for_message, destination(replied), replied.message_id)
-        if card is None and (card_id := card_in_keyboard(replied)) is not None:
-            card = await self.gw.db(commands.card, card_id)
+        """The card a message of the bot shows (see the module docstring); None for a
+        message that shows no card. Raises ``CommandError(CARD_GONE)`` when it showed a
+        card that was deleted since."""
+        card_id = await self.gw.db(self._card_id_of, replied)
+        if card_id is None:
+            return None
+        card = await self.gw.db(self.gw.commands.card, card_id)
+        if card is None:
+            raise CommandError(CARD_GONE)
         return card
+
+    def _card_id_of(self, replied: Message) -> int | None:
+        """The id of the card ``replied`` shows: as the delivery worker recorded it, else as
+        its buttons name it. Blocking (the database): run through ``Gateway.db``."""
+        commands = self.gw.commands
+        dest = destination(replied)
+        recorded = commands.outbox.card_for_message(
+            commands.platform, dest.chat, str(replied.message_id)
+        )
+        return recorded if recorded is not None else card_in_keyboard(replied)
 
     async def answer(self, message: Message, card: Card, question: str, bot: Bot) -> None:
         """Answer ``question`` about ``card`` as a reply to ``message``; a limit or a
         question too long gets the one-line reason instead."""
+        # Anonymous group admins and "send as channel" posts all come from one shared bot
+        # user (GroupAnonymousBot, 1087968824): the chat they speak for is the asker.
         user = message.from_user
-        asker = f"telegram:{user.id}" if user is not None else f"telegram:chat:{message.chat.id}"
+        if message.sender_chat is not None:
+            asker = f"telegram:chat:{message.sender_chat.id}"
+        elif user is not None:
+            asker = f"telegram:{user.id}"
+        else:
+            asker = f"telegram:chat:{message.chat.id}"
         typing = asyncio.create_task(_keep_typing(bot, message))
         try:
             answer = await self.gw.commands.ask(card.id, question, asker)

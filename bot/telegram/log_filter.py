@@ -6,7 +6,9 @@ three libraries write those URLs or the token itself into log records:
 - httpx logs each request's URL at INFO ("HTTP Request: POST https://…/bot<TOKEN>/getMe");
 - python-telegram-bot's ``ExtBot`` logs its base URL at DEBUG, and ``InvalidToken`` texts
   (logged by PTB's polling loop, and in our tracebacks) hold the refused token;
-- anything else may put a URL into an exception that ends up in a traceback.
+- anything else may put a URL into an exception that ends up in a traceback;
+- PTB logs every call's parameters at DEBUG, ``setWebhook``'s ``secret_token`` among them:
+  ``install``'s ``secrets`` (the webhook secret) are scrubbed the same way, as "<secret>".
 
 Measures, all installed by ``install`` (called by ``bot.telegram.platform.build``; undone by
 ``uninstall`` when the platform closes):
@@ -25,34 +27,47 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from bot.telegram.sender import scrub
 
+MIN_SECRET = 8  # shorter "secrets" are not replaced: they would garble ordinary words
+
 
 class TokenFilter(logging.Filter):
-    """Replaces the bot token (whole, URL-quoted, or its secret half) in a record. Never
-    drops a record."""
+    """Replaces the bot token (whole, URL-quoted, or its secret half) and ``secrets`` (as
+    "<secret>") in a record. Never drops a record."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, secrets: Iterable[str] = ()) -> None:
         super().__init__()
         self.token = token
+        self.secrets: set[str] = set()
+        self.add_secrets(secrets)
+
+    def add_secrets(self, secrets: Iterable[str]) -> None:
+        self.secrets.update(s for s in secrets if len(s) >= MIN_SECRET)
+
+    def clean(self, text: str) -> str:
+        text = scrub(text, self.token)
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, "<secret>")
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # a bad format string: show its parts rather than lose them
             message = f"{record.msg!r} % {record.args!r}"
-        record.msg, record.args = scrub(message, self.token), None
+        record.msg, record.args = self.clean(message), None
         if record.exc_info and record.exc_info[1] is not None:
             # Formatters reuse ``exc_text`` when it is set: format the traceback here, scrubbed.
             text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
-            record.exc_text = scrub(text, self.token)
+            record.exc_text = self.clean(text)
         elif record.exc_text:
-            record.exc_text = scrub(record.exc_text, self.token)
+            record.exc_text = self.clean(record.exc_text)
         if record.stack_info:
-            record.stack_info = scrub(record.stack_info, self.token)
+            record.stack_info = self.clean(record.stack_info)
         return True
 
 
@@ -60,16 +75,19 @@ class TokenFilter(logging.Filter):
 _factories: dict[
     str, tuple[Callable[..., logging.LogRecord], Callable[..., logging.LogRecord]]
 ] = {}
+_scrubbers: dict[str, TokenFilter] = {}  # token -> the filter its record factory uses
 _httpx_level: list[int] = []  # httpx's level before the first install
 _installs: dict[str, int] = {}  # token -> platforms using it (each uninstalls once)
 
 
-def _scrub_at_creation(token: str) -> None:
+def _scrub_at_creation(token: str, secrets: Iterable[str]) -> None:
     """Wrap the record factory (once per token) so every new record is scrubbed."""
     if token in _factories:
+        _scrubbers[token].add_secrets(secrets)
         return
     make = logging.getLogRecordFactory()
-    scrubber = TokenFilter(token)
+    scrubber = TokenFilter(token, secrets)
+    _scrubbers[token] = scrubber
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = make(*args, **kwargs)
@@ -80,17 +98,19 @@ def _scrub_at_creation(token: str) -> None:
     logging.setLogRecordFactory(factory)
 
 
-def install(token: str, root: logging.Logger | None = None) -> TokenFilter:
+def install(
+    token: str, root: logging.Logger | None = None, *, secrets: Iterable[str] = ()
+) -> TokenFilter:
     """Silence httpx's request lines, scrub records as they are made, and put a
-    ``TokenFilter`` for ``token`` on each handler of ``root`` (default: the root logger)
-    that has none for it yet. Returns the filter. Idempotent; called by
-    ``bot.telegram.platform``."""
+    ``TokenFilter`` for ``token`` (and ``secrets``, e.g. the webhook secret) on each handler
+    of ``root`` (default: the root logger) that has none for it yet. Returns the filter.
+    Idempotent; called by ``bot.telegram.platform``."""
     _installs[token] = _installs.get(token, 0) + 1
     httpx = logging.getLogger("httpx")
     if not _httpx_level:
         _httpx_level.append(httpx.level)
     httpx.setLevel(max(httpx.level, logging.WARNING))
-    _scrub_at_creation(token)
+    _scrub_at_creation(token, secrets)
     return cover_handlers(token, root)
 
 
@@ -99,9 +119,12 @@ def cover_handlers(token: str, root: logging.Logger | None = None) -> TokenFilte
     logger) that has none yet: ``install`` does, and ``TelegramPlatform.serve`` again for
     handlers configured since."""
     root = root or logging.getLogger()
-    installed = TokenFilter(token)
+    scrubber = _scrubbers.get(token)
+    installed = TokenFilter(token, scrubber.secrets if scrubber else ())
     for handler in root.handlers:
         mine = [f for f in handler.filters if isinstance(f, TokenFilter) and f.token == token]
+        for found in mine:
+            found.add_secrets(installed.secrets)
         if not mine:
             handler.addFilter(installed)
     return installed
@@ -120,6 +143,7 @@ def uninstall(token: str, root: logging.Logger | None = None) -> None:
         for f in list(handler.filters):
             if isinstance(f, TokenFilter) and f.token == token:
                 handler.removeFilter(f)
+    _scrubbers.pop(token, None)
     factories = _factories.pop(token, None)
     if factories is not None and logging.getLogRecordFactory() is factories[1]:
         logging.setLogRecordFactory(factories[0])

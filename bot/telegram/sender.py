@@ -14,6 +14,7 @@ Failures, mapped in one place (``delivery_error``)::
     BadRequest "chat not found" & co.  DestinationGone
     BadRequest "message thread not
       found" (a deleted forum topic)   DestinationGone(thread_only=True)
+    BadRequest "TOPIC_CLOSED"          RejectedContent          the topic may be reopened
     any other BadRequest               RejectedContent          bad HTML, too long, ...
     ChatMigrated                       not a failure: ``on_migrate(old, new)``, then the
                                        message goes to the new chat at once (one more try)
@@ -62,7 +63,10 @@ _REMEMBERED = 1000  # digests whose posted parts are kept for their retry (see s
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 # BadRequest texts (lower case) that mean the destination is gone, not the message.
-_THREAD_GONE = ("message thread not found", "topic_deleted", "topic_closed")
+_THREAD_GONE = ("message thread not found", "topic_deleted")
+# A closed forum topic is routinely reopened: only this message is refused, the
+# subscription stays (``RejectedContent``).
+_THREAD_CLOSED = ("topic_closed",)
 _CHAT_GONE = (
     "chat not found",
     "peer_id_invalid",
@@ -113,6 +117,8 @@ def delivery_error(error: TelegramError, token: str) -> DeliveryError:
         return DestinationGone(reason)
     if isinstance(error, BadRequest):  # before NetworkError: BadRequest is a subclass
         text = error.message.lower()
+        if any(s in text for s in _THREAD_CLOSED):
+            return RejectedContent(reason)
         if any(s in text for s in _THREAD_GONE):
             return DestinationGone(reason, thread_only=True)
         if any(s in text for s in _CHAT_GONE):

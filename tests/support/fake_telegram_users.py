@@ -17,6 +17,8 @@ from tests.support.fake_telegram_entities import auto_entities
 from tests.support.fake_telegram_errors import CHANNEL, GROUP, PRIVATE
 from tests.support.fake_telegram_world import FakeChat, FakeUser, Message, now
 
+ANONYMOUS_ADMIN_ID = 1087968824  # Telegram's GroupAnonymousBot, shared by every anonymous admin
+
 
 class ActingAsUsers:
     """Mixed into ``FakeTelegram``, which provides these."""
@@ -66,6 +68,18 @@ class ActingAsUsers:
             plain=text,
             entities=auto_entities(text) if entities is None else entities,
             reply_to_message_id=reply_id,
+        )
+        self.queue_update("message", self.message_payload(message))
+        return message
+
+    def anonymous_sends(self, chat: FakeChat, as_chat: FakeChat, text: str) -> Message:
+        """Someone writes ``text`` in the group ``chat`` without showing who: an anonymous
+        admin (``as_chat`` = ``chat``) or "send as" a channel (``as_chat`` = the channel).
+        Telegram gives ``from`` = the shared GroupAnonymousBot user and ``sender_chat``."""
+        anonymous = FakeUser(ANONYMOUS_ADMIN_ID, "Group", username="GroupAnonymousBot", is_bot=True)
+        extra = {"sender_chat": as_chat.payload()}
+        message = self._user_message(
+            chat, anonymous, text=text, plain=text, entities=auto_entities(text), extra=extra
         )
         self.queue_update("message", self.message_payload(message))
         return message

@@ -18,6 +18,7 @@ from digest.app import open_app
 from digest.config import Settings
 from tests.bot.telegram.gateway_world import gateway_settings, gateway_world
 from tests.support.fake_telegram import FakeTelegram
+from tests.support.fake_telegram_errors import blocked_by_user, retry_after
 
 WRONG_TOKEN = "123456789:AAH-refused-token-that-must-not-leak"
 
@@ -112,3 +113,30 @@ async def test_a_failing_handler_logs_scrubbed_and_tells_the_person_once(
     ]
     assert len(failures) == 1 and "RuntimeError" in failures[0].getMessage()
     assert tg.token not in everything_logged(caplog)
+
+
+async def test_a_chat_that_blocked_the_bot_mid_answer_is_paused_not_told(
+    settings: Settings,
+    tg: FakeTelegram,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")  # PTB 22 warns on RetryAfter reads otherwise
+    chat = tg.private_chat(tg.bob)
+    async with gateway_world(settings, tg) as world:
+        tg.user_sends(chat, tg.bob, "/subscribe")
+        await tg.next_sent(chat)
+        tg.fail_next("sendMessage", chat, error=blocked_by_user())
+        tg.user_sends(chat, tg.bob, "/help")
+        await tg.wait_for(
+            lambda: not getattr(world.subscription(chat), "active", True), what="the pause"
+        )
+        tg.fail_next("sendMessage", chat, error=retry_after(30))
+        tg.user_sends(chat, tg.bob, "/topics")
+        await tg.wait_for(lambda: len(tg.calls("sendMessage")) == 3)
+        tg.user_sends(chat, tg.bob, "/help")  # later updates are handled as usual
+        assert (await tg.next_sent(chat)).plain.startswith("/start")
+    sub = world.subscription(chat)
+    assert sub is not None and "blocked" in (sub.paused_reason or "")
+    assert len(tg.calls("sendMessage")) == 4  # no "Something went wrong" after either
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

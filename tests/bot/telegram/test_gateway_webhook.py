@@ -4,6 +4,7 @@ gets 403 and is not."""
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import AsyncIterator
 
@@ -76,6 +77,24 @@ async def test_updates_with_the_secret_are_handled_and_others_refused(
         assert await tg.push_webhook() == [200]
         assert (await tg.next_sent(chat)).plain.startswith("Topics:")
     assert len(tg.sent_to(chat)) == 2  # the forged /help was not answered
+
+
+async def test_the_webhook_secret_stays_out_of_debug_logs(
+    settings: Settings, tg: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # PTB logs each call's parameters at DEBUG
+    port = free_port()
+    async with gateway_world(
+        settings,
+        tg,
+        telegram_webhook_url=f"http://127.0.0.1:{port}/hook",
+        telegram_webhook_secret=SecretStr(SECRET),
+        telegram_webhook_listen=f"127.0.0.1:{port}",
+    ):
+        assert tg.webhook["secret_token"] == SECRET
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("setWebhook" in m and "<secret>" in m for m in messages)
+    assert not [m for m in messages if SECRET in m]
 
 
 def test_listen_addresses_and_paths() -> None:
