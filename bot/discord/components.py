@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import discord
@@ -80,17 +80,31 @@ async def _unavailable(interaction: Interaction) -> None:
     )
 
 
+async def _hand_over(
+    interaction: Interaction, answer: Callable[[FollowUps], Awaitable[None]]
+) -> None:
+    """Give the click to the client's ``FollowUps``, or say the card is unavailable."""
+    followups = followups_for(interaction.client)
+    if followups is None:
+        await _unavailable(interaction)
+        return
+    await answer(followups)
+
+
+def _button(
+    action: str, card_id: int, label: str, style: discord.ButtonStyle, row: int | None
+) -> discord.ui.Button[Any]:
+    return discord.ui.Button(
+        label=label, style=style, custom_id=f"card:{action}:{card_id}", row=row
+    )
+
+
 class WhyButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"card:why:(?P<id>\d+)"):
     """ "Why it matters" on a card: answers with the card's why-it-matters paragraph."""
 
     def __init__(self, card_id: int) -> None:
         super().__init__(
-            discord.ui.Button(
-                label=WHY_LABEL,
-                style=discord.ButtonStyle.primary,
-                custom_id=f"card:why:{card_id}",
-                row=BUTTON_ROW,
-            )
+            _button("why", card_id, WHY_LABEL, discord.ButtonStyle.primary, BUTTON_ROW)
         )
         self.card_id = card_id
 
@@ -101,11 +115,7 @@ class WhyButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"card:
         return cls(int(match["id"]))
 
     async def callback(self, interaction: Interaction) -> None:
-        followups = followups_for(interaction.client)
-        if followups is None:
-            await _unavailable(interaction)
-            return
-        await followups.why(interaction, self.card_id)
+        await _hand_over(interaction, lambda f: f.why(interaction, self.card_id))
 
 
 class FaqSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"card:faq:(?P<id>\d+)"):
@@ -151,12 +161,7 @@ class RelatedButton(
 
     def __init__(self, card_id: int) -> None:
         super().__init__(
-            discord.ui.Button(
-                label=RELATED_LABEL,
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"card:rel:{card_id}",
-                row=BUTTON_ROW,
-            )
+            _button("rel", card_id, RELATED_LABEL, discord.ButtonStyle.secondary, BUTTON_ROW)
         )
         self.card_id = card_id
 
@@ -167,11 +172,7 @@ class RelatedButton(
         return cls(int(match["id"]))
 
     async def callback(self, interaction: Interaction) -> None:
-        followups = followups_for(interaction.client)
-        if followups is None:
-            await _unavailable(interaction)
-            return
-        await followups.related(interaction, self.card_id)
+        await _hand_over(interaction, lambda f: f.related(interaction, self.card_id))
 
 
 class OpenCardButton(
@@ -180,13 +181,7 @@ class OpenCardButton(
     """A digest headline's number: opens that card (ephemerally, by the gateway side)."""
 
     def __init__(self, card_id: int, label: str) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=label[:80],
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"card:open:{card_id}",
-            )
-        )
+        super().__init__(_button("open", card_id, label[:80], discord.ButtonStyle.secondary, None))
         self.card_id = card_id
 
     @classmethod
@@ -197,11 +192,7 @@ class OpenCardButton(
         return cls(int(match["id"]), str(label))
 
     async def callback(self, interaction: Interaction) -> None:
-        followups = followups_for(interaction.client)
-        if followups is None:
-            await _unavailable(interaction)
-            return
-        await followups.open_card(interaction, self.card_id)
+        await _hand_over(interaction, lambda f: f.open_card(interaction, self.card_id))
 
 
 DYNAMIC_ITEMS = (WhyButton, FaqSelect, RelatedButton, OpenCardButton)
