@@ -83,14 +83,16 @@ async def test_a_destination_resumed_within_a_drain_gets_its_new_cards(world: Wo
     world.card()
     sender = _HoldsChat("2")  # keeps the drain running
     sender.fail(DestinationGone("Forbidden: bot was kicked"), chat="1")
-    draining = asyncio.create_task(world.worker(senders={"fake": sender}).drain())
+    # chat 2 is held for as long as this takes: no send timeout may end it meanwhile
+    worker = world.worker(senders={"fake": sender}, send_timeout=120, lease=300)
+    draining = asyncio.create_task(worker.drain())
     for _ in range(500):
         if not world.subscriptions.get(kicked).active:
             break
         await asyncio.sleep(0.01)
     world.subscriptions.resume(kicked)  # the bot was added back
     new = world.card()
-    for _ in range(1000):  # until the drain claims the new delivery
+    for _ in range(6000):  # until the drain claims the new delivery
         rows = [r for r in deliveries(world.engine) if r.subscription_id == kicked]
         if any(r.claim_token for r in rows if r.status == "pending"):
             break
