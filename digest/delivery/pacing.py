@@ -14,8 +14,10 @@ a slot booked ahead for one slow chat would hold every other chat back.
 
 Telegram's limits (defaults): 30 messages/s overall, 1/s in one chat, 20/min in a group
 (group, supergroup and channel ids are negative). Discord: 50 requests/s, and 5 messages
-per 5 s in a channel (spaced: 1/s). The limits are per bot process: with several delivery
-workers sharing a bot, divide the overall rate among them (README, "Scaling out").
+per 5 s in a channel (spaced: 1/s). Several delivery workers sharing a bot split the
+overall rate between them (``Pacer.share``, told by ``digest.store.roster``); a chat's rate
+needs no splitting, since one worker at a time holds a chat's deliveries
+(``digest.store.outbox``).
 """
 
 from __future__ import annotations
@@ -122,10 +124,24 @@ class Pacer:
         self._platforms: dict[str, _Spacing] = {}
         self._chats: dict[tuple[str, str], _Spacing] = {}
         self._paused: dict[tuple[str, str | None], float] = {}  # (platform, chat|None) -> end
+        self._shares: dict[str, int] = {}  # platform -> workers sending to it (1 if absent)
         self._reserved = 0
 
     def rates(self, platform: str) -> PlatformRates:
         return self._rates.get(platform, self._default)
+
+    def share(self, platform: str, workers: int) -> None:
+        """``workers`` workers (this one included) send to ``platform`` now: this one keeps
+        to its part of the overall rate. Slots already reserved stand."""
+        workers = max(1, workers)
+        self._shares[platform] = workers
+        overall = self._platforms.get(platform)
+        if overall is not None:
+            overall.interval = workers / self.rates(platform).overall
+
+    def overall_rate(self, platform: str) -> float:
+        """This worker's part of the platform's overall rate, in messages per second."""
+        return self.rates(platform).overall / self._shares.get(platform, 1)
 
     def pause(self, platform: str, chat: str | None, seconds: float) -> None:
         """No message to ``chat`` (every chat of ``platform`` when ``None``) for
@@ -160,7 +176,7 @@ class Pacer:
         rates = self.rates(platform)
         overall = self._platforms.get(platform)
         if overall is None:
-            overall = self._platforms[platform] = _Spacing(rates.overall, CATCH_UP)
+            overall = self._platforms[platform] = _Spacing(self.overall_rate(platform), CATCH_UP)
         at = overall.earliest(now)
         if at - now > max_wait:
             return None

@@ -20,6 +20,7 @@ from digest.delivery.claims import ClaimedDelivery, Final, Outcome, Retry, Sent
 from digest.delivery.policy import backoff
 from digest.delivery.recorder import Recorder
 from digest.delivery.sender import OutgoingMessage, idempotency_key
+from digest.delivery.share import RateShare
 from digest.errors import (
     DestinationGone,
     DigestError,
@@ -86,6 +87,7 @@ class DrainRun:
         self.wake = asyncio.Event()
         self.sends = asyncio.Semaphore(self.opt.concurrency)
         self.recorder = Recorder(worker.outbox, on_done=self._recorded)
+        self.share = RateShare(worker.roster, worker.id, worker.senders, worker._pacer)
         self.keeper: asyncio.Task[None] | None = None
 
     # -- the loop ------------------------------------------------------------------------
@@ -144,6 +146,7 @@ class DrainRun:
         for claim in claims:
             self.held[claim.id] = claim
             self.leases[claim.token] = claim.claimed_until.timestamp()
+        await self.share.join()  # before the first send: other workers may be sending too
         for claim in claims:
             key = (claim.destination.platform, claim.destination.chat)
             lane = self.lanes.get(key)
@@ -175,6 +178,7 @@ class DrainRun:
         if self.keeper is not None:
             self.keeper.cancel()
         await self.recorder.close()
+        await self.share.leave()
         unsent = [c for c in self.held.values() if not self._done(c)]
         if unsent:
             try:

@@ -10,7 +10,8 @@ worker.
 Inside one ``drain``: claims are topped up as deliveries finish (never more than
 ``batch`` held); each chat gets a *lane* that sends its deliveries one after another, paced
 (``digest.delivery.pacing``); ``concurrency`` sends run at once; outcomes are written by
-one recorder task in small group commits; a keeper task renews the leases.
+one recorder task in small group commits; a keeper task renews the leases. Workers sharing a
+bot divide each platform's overall rate among those sending now (``digest.delivery.share``).
 
 Failures (the sender raises them, ``digest.errors``):
 
@@ -45,6 +46,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import uuid
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -54,6 +56,7 @@ from digest.delivery.run import DrainReport, DrainRun
 from digest.delivery.sender import Sender
 from digest.ports import Clock
 from digest.store.outbox import Outbox
+from digest.store.roster import DeliveryRoster
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +90,8 @@ class DeliveryWorker:
         self._clock = clock
         self.options = options or WorkerOptions()
         self._rng = rng or random.Random()
+        self.id = str(uuid.uuid4())  # its name on the roster of workers sharing the rate
+        self.roster = DeliveryRoster(outbox.engine, clock)
         self._stop = asyncio.Event()
         self._busy = asyncio.Lock()
         self._run: DrainRun | None = None

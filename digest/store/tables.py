@@ -349,3 +349,14 @@ class SentMessageRow(Base):
         ForeignKey("deliveries.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class DeliveryWorkerRow(Base):
+    """A delivery worker sending to a platform now, until ``alive_until`` unless it checks in
+    again: the workers of one bot divide the platform's overall rate among themselves."""
+
+    __tablename__ = "delivery_workers"
+
+    worker: Mapped[str] = mapped_column(String(36), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    alive_until: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
