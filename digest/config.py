@@ -137,7 +137,8 @@ class Settings(BaseSettings):
     delivery_retry_base: float = Field(default=30.0, gt=0)  # first backoff, then doubled
     delivery_retry_max: float = Field(default=3600.0, gt=0)  # backoff cap
     send_timeout: float = Field(default=30.0, gt=0)
-    # Pacing per worker process: messages/s in all, per private chat; per group per minute.
+    # Pacing for the whole bot (the workers sending at once share the overall rates):
+    # messages/s in all, per private chat; per group per minute.
     telegram_rate: float = Field(default=30.0, gt=0)
     telegram_chat_rate: float = Field(default=1.0, gt=0)
     telegram_group_rate: float = Field(default=20.0, gt=0)

@@ -15,6 +15,7 @@ from digest.cardmaker import CardMaker
 from digest.errors import BlockedAddress, DuplicateFeed, InputError, InvalidFeedUrl
 from digest.ingest.identity import canonical_url
 from digest.ingest.netguard import AddressPolicy, address_policy, check_url, is_blocked_ip
+from digest.languages import language_key
 from digest.models import Answer, Card, Feed, PollReport, Subscription, SubscriptionSpec
 from digest.opml import parse_opml, to_opml
 from digest.poller import Poller
@@ -156,6 +157,18 @@ class DigestService:
 
     def list_cards(self, limit: int = 20) -> list[Card]:
         return self.repo.list_cards(limit)
+
+    def cards_in_language(self, card_ids: Sequence[int], language: str | None) -> dict[int, Card]:
+        """The cards a reader of ``language`` (as typed: "de", "German", "Deutsch"; or its
+        ``digest.languages.language_key``) sees instead of the default cards ``card_ids``
+        (from ``list_cards``): by default card id, the same story's card in that language,
+        where one was made. Stories without one are left out: their reader gets the default
+        card (delivery does the same once the translation is settled or overdue). ``None``
+        or "" gives {}. A subscription that asked for the default language
+        (``DIGEST_LANGUAGE``, which this facade does not know) reads the default cards: the
+        caller skips the call for it. Called by the chat commands (``/digest``, card
+        search)."""
+        return self.repo.cards_in_language(card_ids, language_key(language))
 
     def get_card(self, card_id: int) -> Card:
         return self.repo.get_card(card_id)

@@ -24,9 +24,11 @@ from digest.errors import (
     NotFound,
     QuestionError,
 )
+from digest.languages import language_key
 from digest.models import Answer, Card, Destination, Subscription
 from digest.ports import Clock, SystemClock
 from digest.service import DigestService
+from digest.store.language_cards import joined_text
 from digest.store.outbox import Outbox
 from digest.subscription_text import delivery_text, filters_text
 from digest.subscriptions import CardFilter, CardText, SubscriptionOptions
@@ -77,12 +79,15 @@ class Commands:
         *,
         categories: tuple[str, ...] = (),
         clock: Clock | None = None,
+        default_language: str | None = None,
     ) -> None:
+        """``default_language``: ``DIGEST_LANGUAGE`` (a chat asking for it reads default cards)."""
         self.service = service
         self.outbox = outbox
         self.platform = platform
         self.categories = categories
         self._clock = clock or SystemClock()
+        self._default_key = language_key(default_language)
 
     @classmethod
     def for_app(cls, app: App, platform: str) -> Commands:
@@ -94,6 +99,7 @@ class Commands:
             platform,
             categories=tuple(app.settings.categories),
             clock=clock,
+            default_language=app.settings.language,
         )
 
     # -- texts -------------------------------------------------------------------------------
@@ -284,23 +290,59 @@ class Commands:
             return None
 
     def latest_cards(self, dest: Destination | None, limit: int = 5) -> list[Card]:
-        """The newest cards, the chat's topics and keywords applied when it has a subscription."""
+        """The newest cards; when the chat has a subscription, its topics and keywords
+        applied and each card in its language where the story has a card in it (what
+        delivery sends), newest first."""
         cards = self.service.list_cards(RECENT)
         sub = self.subscription(dest) if dest is not None else None
-        if sub is not None:
-            wanted = CardFilter.of(sub.spec)
-            cards = [c for c in cards if wanted.matches(_card_text(c))]
-        return cards[:limit]
+        if sub is None:
+            return cards[:limit]
+        # Topics are judged on the default card's category, as delivery judges them, so
+        # only the cards of the chat's topics are looked up in its language.
+        topics = CardFilter.build(sub.spec.categories, (), ())
+        cards = [c for c in cards if topics.matches(_card_text(c))]
+        wanted = CardFilter.of(sub.spec)
+        shown = [card for card, text in self._as_read_by(sub, cards) if wanted.matches(text)]
+        return shown[:limit]
 
-    def search_cards(self, query: str, limit: int = 10) -> list[Card]:
+    def search_cards(
+        self, query: str, limit: int = 10, *, dest: Destination | None = None
+    ) -> list[Card]:
         """Recent cards containing every word of ``query`` (as whole words); the newest
-        cards when the query is blank."""
+        cards when the query is blank. With ``dest``, each card in the language of that
+        chat's subscription where the story has a card in it (the chat's topics are not
+        applied: a search looks at every card). Telegram's inline queries come from no
+        chat and pass none."""
         words = tuple(" ".join(query.split()).casefold().split())[:10]
-        cards = self.service.list_cards(RECENT)
+        sub = self.subscription(dest) if dest is not None else None
+        found = self._as_read_by(sub, self.service.list_cards(RECENT))
         if words:
             every = [CardFilter.build((), (w,), ()) for w in words]
-            cards = [c for c in cards if all(f.matches(_card_text(c)) for f in every)]
-        return cards[:limit]
+            found = [(c, text) for c, text in found if all(f.matches(text) for f in every)]
+        return [card for card, _ in found[:limit]]
+
+    def _as_read_by(
+        self, sub: Subscription | None, cards: list[Card]
+    ) -> list[tuple[Card, CardText]]:
+        """Default ``cards`` as ``sub``'s chat reads them, in order: the story's card in
+        the subscription's language where one was made, else the default card; each with
+        the text filters and searches look at. For a card in another language that text is
+        both cards' words under the default card's category, as delivery filters it
+        (``joined_text``), not only the words shown: a keyword typed in either language
+        counts, so /digest lists the cards the subscription is sent."""
+        key = language_key(sub.spec.language) if sub is not None else ""
+        own: dict[int, Card] = {}
+        if key and key != self._default_key:
+            own = self.service.cards_in_language([c.id for c in cards], key)
+        shown: list[tuple[Card, CardText]] = []
+        for card in cards:
+            text = _card_text(card)
+            mine = own.get(card.id)
+            if mine is None:
+                shown.append((card, text))
+            else:
+                shown.append((mine, joined_text(text, _card_text(mine))))
+        return shown
 
     def card_for_message(self, dest: Destination, message_id: str | int) -> Card | None:
         """The card shown by a message the bot posted in the chat (a reply to it asks

@@ -95,7 +95,7 @@ class AskCommand:
             if found is None:
                 raise CommandError(CARD_GONE)
             return found
-        matches = self.commands.search_cards(typed, 1)  # typed without picking a choice
+        matches = self.commands.search_cards(typed, 1, dest=dest)  # typed, no choice picked
         if not matches:
             raise CommandError(
                 f'No recent card matches "{cut(typed, 60)}": pick one from the card list.'
@@ -112,7 +112,7 @@ class AskCommand:
 
         def find() -> list[Card]:
             if current.strip():
-                return self.commands.search_cards(current, CHOICES_MAX)
+                return self.commands.search_cards(current, CHOICES_MAX, dest=dest)
             return self.commands.latest_cards(dest, CHOICES_MAX)
 
         try:

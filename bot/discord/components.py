@@ -2,7 +2,7 @@
 posted long ago and after the bot restarted.
 
 Each item is a ``discord.ui.DynamicItem`` whose ``custom_id`` carries the card id
-(``card:why:<id>``, ``card:faq:<id>``, ``card:rel:<id>``, ``card:open:<id>``; at most 28
+(``card:why:<id>``, ``card:faq:<id>``, ``card:rel:<id>``, ``card:open:<id>``; at most 20
 characters, Discord allows 100). A process that receives interactions registers the
 classes once, ``client.add_dynamic_items(*DYNAMIC_ITEMS)``, and discord.py rebuilds the
 item from any message's custom_id; nothing is kept per message (a view of dynamic items
@@ -17,6 +17,12 @@ gateway side installs for its client::
 A click on a client without one (a process that only delivers, or a card whose handler is
 gone) is answered "This card is no longer available", ephemerally, so Discord never shows
 "This interaction failed".
+
+The id in a template is 1 to 10 ASCII digits (``[0-9]``, not ``\\d``, which also matches
+other scripts' digits that ``int`` accepts), and the callbacks refuse an id above
+``MAX_CARD_ID`` (``cards.id`` is a 32-bit Integer on PostgreSQL: a larger id would fail the
+query there). A custom_id that matches no template is answered by ``bot.discord.stale``; an
+id that matches but is out of range is answered here, with the same ``STALE_BUTTON`` line.
 """
 
 from __future__ import annotations
@@ -33,6 +39,10 @@ from bot.discord.render import usable_url
 from digest.models import Card
 
 UNAVAILABLE = "This card is no longer available."
+STALE_BUTTON = "This button no longer works; use /digest for the latest cards."
+# A card id in a custom_id: what ``int`` reads and the cards table can hold (see the docstring).
+CARD_ID = r"(?P<id>[0-9]{1,10})"
+MAX_CARD_ID = 2**31 - 1
 WHY_LABEL = "Why it matters"
 FAQ_PLACEHOLDER = "FAQ: pick a question"
 RELATED_LABEL = "Related"
@@ -80,10 +90,24 @@ async def _unavailable(interaction: Interaction) -> None:
     )
 
 
+async def answer_stale(interaction: Interaction) -> None:
+    """Answer a click on a component the bot no longer handles with ``STALE_BUTTON``,
+    ephemerally. Called here for an out-of-range card id and by ``bot.discord.stale`` for a
+    custom_id no item matches. Raises ``discord.HTTPException``, or
+    ``discord.InteractionResponded`` when the interaction was answered already."""
+    await interaction.response.send_message(
+        STALE_BUTTON, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+    )
+
+
 async def _hand_over(
-    interaction: Interaction, answer: Callable[[FollowUps], Awaitable[None]]
+    interaction: Interaction, card_id: int, answer: Callable[[FollowUps], Awaitable[None]]
 ) -> None:
-    """Give the click to the client's ``FollowUps``, or say the card is unavailable."""
+    """Give the click to the client's ``FollowUps``, or say the card is unavailable (or
+    that the button cannot be one of ours, for an id no card can have)."""
+    if card_id > MAX_CARD_ID:
+        await answer_stale(interaction)
+        return
     followups = followups_for(interaction.client)
     if followups is None:
         await _unavailable(interaction)
@@ -99,7 +123,7 @@ def _button(
     )
 
 
-class WhyButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"card:why:(?P<id>\d+)"):
+class WhyButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=f"card:why:{CARD_ID}"):
     """ "Why it matters" on a card: answers with the card's why-it-matters paragraph."""
 
     def __init__(self, card_id: int) -> None:
@@ -115,10 +139,10 @@ class WhyButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"card:
         return cls(int(match["id"]))
 
     async def callback(self, interaction: Interaction) -> None:
-        await _hand_over(interaction, lambda f: f.why(interaction, self.card_id))
+        await _hand_over(interaction, self.card_id, lambda f: f.why(interaction, self.card_id))
 
 
-class FaqSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"card:faq:(?P<id>\d+)"):
+class FaqSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=f"card:faq:{CARD_ID}"):
     """The FAQ menu: one option per card question; each option's value is the question's index
     among the card's FAQ items that have a question (``card_view`` leaves blank ones out)."""
 
@@ -146,17 +170,19 @@ class FaqSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"card:
         return cls(int(match["id"]), [o.label for o in options])
 
     async def callback(self, interaction: Interaction) -> None:
-        followups = followups_for(interaction.client)
         values = self.item.values
-        if followups is None or not values or not values[0].isdigit():
+        # A value is an index the menu was built with; anything else (a forged or garbled
+        # choice, e.g. "²", which isdigit() accepts and int() refuses) is not a question.
+        if not values or not re.fullmatch(r"[0-9]{1,2}", values[0]):
             await _unavailable(interaction)
             return
-        await followups.faq(interaction, self.card_id, int(values[0]))
+        index = int(values[0])
+        await _hand_over(
+            interaction, self.card_id, lambda f: f.faq(interaction, self.card_id, index)
+        )
 
 
-class RelatedButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"card:rel:(?P<id>\d+)"
-):
+class RelatedButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=f"card:rel:{CARD_ID}"):
     """ "Related": lists the cards on the closest subjects (``card.related``)."""
 
     def __init__(self, card_id: int) -> None:
@@ -172,11 +198,11 @@ class RelatedButton(
         return cls(int(match["id"]))
 
     async def callback(self, interaction: Interaction) -> None:
-        await _hand_over(interaction, lambda f: f.related(interaction, self.card_id))
+        await _hand_over(interaction, self.card_id, lambda f: f.related(interaction, self.card_id))
 
 
 class OpenCardButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"card:open:(?P<id>\d+)"
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=f"card:open:{CARD_ID}"
 ):
     """A digest headline's number: opens that card (ephemerally, by the gateway side)."""
 
@@ -192,7 +218,9 @@ class OpenCardButton(
         return cls(int(match["id"]), str(label))
 
     async def callback(self, interaction: Interaction) -> None:
-        await _hand_over(interaction, lambda f: f.open_card(interaction, self.card_id))
+        await _hand_over(
+            interaction, self.card_id, lambda f: f.open_card(interaction, self.card_id)
+        )
 
 
 DYNAMIC_ITEMS = (WhyButton, FaqSelect, RelatedButton, OpenCardButton)

@@ -12,6 +12,9 @@ the buttons and the delivery worker's sender.
 - ``aclose()``: close the gateway and the client and give discord.py back its own
   endpoints.
 
+Interactions nothing else answers (a button or a command from an older release) are
+answered by ``bot.discord.stale``.
+
 The client: default intents without Message Content (slash commands and components need no
 privileged intent, so the bot needs nothing enabled in the developer portal), allowed
 mentions none for every message (nothing the bot posts may ping), and
@@ -43,12 +46,13 @@ import yarl
 from pydantic import SecretStr
 
 from bot.common.commands import Commands
-from bot.discord.commands import NewsTree, SlashCommands, install
+from bot.discord.commands import SlashCommands, install
 from bot.discord.commands_ask import AskCommand
 from bot.discord.commands_reply import DEFER_AFTER
 from bot.discord.components import DYNAMIC_ITEMS, install_followups
 from bot.discord.followups import CardFollowUps
 from bot.discord.sender import DiscordSender
+from bot.discord.stale import StaleAwareTree, install_stale_answers
 from digest.app import App
 from digest.config import Settings
 from digest.errors import ConfigError
@@ -123,13 +127,16 @@ class DiscordPlatform:
         self._endpoints.apply()
         self.client = make_client(guild_ready_timeout=guild_ready_timeout)
         self.commands = Commands.for_app(app, NAME)
-        self.tree = NewsTree(self.client)
+        # A command the bot no longer has is answered, not reported as our error.
+        self.tree = StaleAwareTree(self.client)
         slash = SlashCommands(self.commands, defer_after=defer_after)
         install(self.tree, slash, AskCommand(self.commands))
         # Buttons: registered before any connection, so a click on a card posted long ago
         # (or before a restart) is rebuilt from its custom_id and answered.
         install_followups(self.client, CardFollowUps(self.commands, defer_after=defer_after))
         self.client.add_dynamic_items(*DYNAMIC_ITEMS)
+        # And a click that no item takes (an older release's button) gets a short answer.
+        install_stale_answers(self.client)
         self._sender = DiscordSender(self.client, self.login)
         self._login_lock = asyncio.Lock()
         self._logged_in = False

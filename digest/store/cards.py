@@ -4,7 +4,8 @@ runs inside the repository's transactions.
 
 A story has one *default* card (``lang_key`` "", in ``DIGEST_LANGUAGE``), made first, and
 one card per other language its subscribers asked for (``digest.store.language_cards``).
-Lists and "stories without cards" are about the default cards; a card id reaches any card.
+Lists and "stories without cards" are about the default cards; a card id reaches any card,
+and ``cards_in_language`` finds the cards in one language beside a list of default cards.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from digest.errors import NotFound
 from digest.languages import language_key
@@ -25,7 +26,7 @@ from digest.models import Card, CardDraft, Story
 from digest.ports import Clock
 from digest.store.convert import load_cards, load_stories
 from digest.store.language_cards import LanguageCardQueries
-from digest.store.tables import CardRow, StoryRow
+from digest.store.tables import MAX_ROW_ID, CardRow, StoryRow
 
 _STORIES = cast(Table, StoryRow.__table__)
 _CARDS = cast(Table, CardRow.__table__)
@@ -242,6 +243,8 @@ class CardQueries(LanguageCardQueries):
 
     def get_card(self, card_id: int) -> Card:
         """Raises ``NotFound``."""
+        if not 0 < card_id <= MAX_ROW_ID:
+            raise NotFound(f"no card with id {card_id}")
         with self._session() as s:
             cards = load_cards(s, select(CardRow).where(CardRow.id == card_id))
             if not cards:
@@ -257,6 +260,29 @@ class CardQueries(LanguageCardQueries):
                 .order_by(CardRow.created_at.desc(), CardRow.id.desc())
             )
             return load_cards(s, query.limit(limit))
+
+    def cards_in_language(self, card_ids: Sequence[int], lang_key: str) -> dict[int, Card]:
+        """For default cards ``card_ids`` (as ``list_cards`` gives them), the cards of the
+        same stories in the language ``lang_key`` (``digest.languages.language_key``), by
+        the default card's id; a story without a card in that language is left out, and so
+        are ids that are not default cards. One statement finds them all and one load
+        reads them, whatever the number of ids (``list_cards``'s few hundred stay well under
+        SQLite's parameter limit); ``lang_key`` "" gives {} (the ids are default cards)."""
+        ids = sorted(set(card_ids))
+        if not ids or not lang_key:
+            return {}
+        default = aliased(CardRow)
+        with self._session() as s:
+            rows = s.execute(
+                select(CardRow.id, default.id)
+                .join(default, default.story_id == CardRow.story_id)
+                .where(default.id.in_(ids), default.lang_key == "", CardRow.lang_key == lang_key)
+            )
+            pairs = {card_id: default_id for card_id, default_id in rows}
+            if not pairs:
+                return {}
+            found = load_cards(s, select(CardRow).where(CardRow.id.in_(list(pairs))))
+        return {pairs[card.id]: card for card in found}
 
 
 def _insert_ignoring_conflicts(s: Session) -> Any:

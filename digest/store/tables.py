@@ -54,6 +54,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# Integer ids are 32-bit on PostgreSQL: a larger one in a query fails there ("integer out of
+# range") instead of finding nothing, so lookups by an id a person or a button supplied
+# check it first.
+MAX_ROW_ID = 2**31 - 1
+
+
 class Base(DeclarativeBase):
     pass
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -13,7 +14,8 @@ from digest.app import App, open_app
 from digest.config import Settings
 from digest.models import Destination
 from digest.store.tables import SentMessageRow
-from tests.digest.store.test_subscriptions import make_card
+from digest.subscriptions import SubscriptionOptions
+from tests.digest.store.test_subscriptions import draft, make_card
 from tests.support.clock import FakeClock
 
 HERE = Destination("telegram", "-100")
@@ -179,3 +181,44 @@ def test_sources_and_topics(app: App, commands: Commands) -> None:
     app.service.add_feed_unchecked("https://news.example.com/feed.xml", "Example News")
     assert "Example News — https://news.example.com/feed.xml" in commands.sources_text()
     assert "Business" in commands.topics_text()
+
+
+def test_a_german_chat_reads_its_german_cards_where_there_are_some(
+    app: App, commands: Commands
+) -> None:
+    summary = "Chipmakers led the gains. Shares rose."
+    rally = make_card(app.repo, "Markets rally on chip news", category="Business", summary=summary)
+    storm = make_card(app.repo, "Storm hits the coast", category="World")
+    german_text = replace(draft(summary="Die Aktien stiegen. Die Märkte zogen an."), language="de")
+    rally_de = app.repo.save_card(app.repo.get_card(rally).story_id, german_text, lang_key="de")
+    assert rally_de is not None
+    commands.subscribe(HERE)
+    assert [c.id for c in commands.latest_cards(HERE)] == [storm, rally]
+    commands.set_language(HERE, "Deutsch")
+    shown = commands.latest_cards(HERE)
+    assert [c.id for c in shown] == [storm, rally_de]  # no German card of the storm: default
+    assert shown[1].summary.startswith("Die Aktien")
+    assert [c.id for c in commands.latest_cards(HERE, 1)] == [storm]
+    assert [c.id for c in commands.latest_cards(None)] == [storm, rally]  # no chat: default
+
+    sub = commands.subscription(HERE)
+    assert sub is not None
+    # Keywords are looked for in both cards' words, as delivery does.
+    for include in ("aktien", "chipmakers"):
+        app.service.update_subscription(sub.id, SubscriptionOptions(include=include))
+        assert [c.id for c in commands.latest_cards(HERE)] == [rally_de]
+    app.service.update_subscription(sub.id, SubscriptionOptions(include="", exclude="aktien"))
+    assert [c.id for c in commands.latest_cards(HERE)] == [storm]
+    app.service.update_subscription(sub.id, SubscriptionOptions(exclude="", topics="Business"))
+    assert [c.id for c in commands.latest_cards(HERE)] == [rally_de]
+
+    # A search shows the chat's language only when told the chat; words of either card count.
+    assert [c.id for c in commands.search_cards("aktien", dest=HERE)] == [rally_de]
+    assert [c.id for c in commands.search_cards("chip", dest=HERE)] == [rally_de]
+    assert [c.id for c in commands.search_cards("", dest=HERE)] == [storm, rally_de]
+    assert [c.id for c in commands.search_cards("chip")] == [rally]
+    assert commands.search_cards("aktien") == []
+
+    # German is the default language here: the chat reads the default cards.
+    german_default = Commands(app.service, commands.outbox, "telegram", default_language="German")
+    assert [c.id for c in german_default.latest_cards(HERE)] == [rally]

@@ -15,6 +15,7 @@ import pytest
 from bot.common.text import DISCLAIMER
 from bot.discord.components import (
     DYNAMIC_ITEMS,
+    MAX_CARD_ID,
     FaqSelect,
     OpenCardButton,
     RelatedButton,
@@ -201,7 +202,7 @@ def test_card_components_carry_the_card_id() -> None:
 
 
 def test_custom_ids_fit_and_match_their_templates() -> None:
-    biggest = 2**63 - 1  # the largest id a database gives
+    biggest = MAX_CARD_ID  # the largest id the cards table holds (32-bit on PostgreSQL)
     items = [
         WhyButton(biggest),
         FaqSelect(biggest, ["Q" * 300]),
@@ -217,6 +218,9 @@ def test_custom_ids_fit_and_match_their_templates() -> None:
     assert isinstance(faq, discord.ui.Select) and len(faq.options[0].label) <= 100
     # One template never claims another's ids.
     assert WhyButton.__discord_ui_compiled_template__.fullmatch("card:rel:1") is None
+    # Nor an id no card can have (longer than any id; other scripts' digits).
+    assert WhyButton.__discord_ui_compiled_template__.fullmatch("card:why:" + "9" * 11) is None
+    assert WhyButton.__discord_ui_compiled_template__.fullmatch("card:why:١") is None
 
 
 def test_digest_view_numbers_its_buttons() -> None:
