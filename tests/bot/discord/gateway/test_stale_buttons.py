@@ -7,8 +7,6 @@ a slash command (or its autocomplete) the bot no longer has gets ``STALE_COMMAND
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import discord
@@ -19,42 +17,15 @@ from bot.discord.commands_reply import SOMETHING_WRONG
 from bot.discord.components import MAX_CARD_ID, STALE_BUTTON
 from bot.discord.stale import STALE_COMMAND
 from digest.app import App
+from tests.bot.discord.gateway.test_followups import delivered_card
 from tests.bot.discord.gateway_world import (
     Bot,
-    discord_settings,
-    opened,
     running_bot,
-    token_never_logged,
 )
-from tests.bot.discord.test_gateway_followups import delivered_card
 from tests.support.fake_discord import FakeDiscord, FakeInteraction, FakeMessage
 from tests.support.fake_discord_messages import new_message
 
 BUTTON, SELECT = 2, 3
-
-
-@pytest.fixture
-async def dc() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord(heartbeat_interval=0.05) as fake:
-        yield fake
-
-
-@pytest.fixture(autouse=True)
-def no_token_in_logs(caplog: pytest.LogCaptureFixture, dc: FakeDiscord) -> Iterator[None]:
-    with token_never_logged(caplog, dc):
-        yield
-
-
-@pytest.fixture
-async def app(tmp_path: Path, dc: FakeDiscord) -> AsyncIterator[App]:
-    async with opened(discord_settings(tmp_path, dc)) as made:
-        yield made
-
-
-@pytest.fixture
-async def bot(dc: FakeDiscord, app: App) -> AsyncIterator[Bot]:
-    async with running_bot(dc, app) as running:
-        yield running
 
 
 def old_message(dc: FakeDiscord, *components: tuple[int, str]) -> FakeMessage:

@@ -22,7 +22,6 @@ from tests.bot.discord.gateway_world import (
     Bot,
     discord_settings,
     opened,
-    running_bot,
     token_never_logged,
 )
 from tests.support.deliveries import draft, make_card
@@ -30,12 +29,6 @@ from tests.support.fake_discord import FakeDiscord, FakeInteraction
 
 WRONG_TOKEN = "MTAwrong.gateway-token-that-must-never-be-printed"
 CARD = replace(draft("Policy"), why_it_matters="Chip makers must find new buyers soon.")
-
-
-@pytest.fixture
-async def dc() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord(heartbeat_interval=0.05) as fake:
-        yield fake
 
 
 @pytest.fixture(autouse=True)
@@ -49,12 +42,6 @@ def no_token_in_logs(caplog: pytest.LogCaptureFixture, dc: FakeDiscord) -> Itera
 async def app(tmp_path: Path, dc: FakeDiscord) -> AsyncIterator[App]:
     async with opened(discord_settings(tmp_path, dc, questions_per_hour=3)) as made:
         yield made
-
-
-@pytest.fixture
-async def bot(dc: FakeDiscord, app: App) -> AsyncIterator[Bot]:
-    async with running_bot(dc, app) as running:
-        yield running
 
 
 async def post_card(bot: Bot, title: str, why: str | None = None) -> int:

@@ -4,7 +4,6 @@ subscriptions with the Manage Channels check, and the ephemeral reading commands
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ from tests.bot.discord.gateway_world import (
     discord_settings,
     opened,
     running_bot,
-    token_never_logged,
 )
 from tests.support.deliveries import make_card
 from tests.support.fake_discord import FakeDiscord, FakeInteraction
@@ -30,30 +28,6 @@ NOT_SUBSCRIBED_HERE = (
     "This chat has no subscription yet: start one with /subscribe (all topics),"
     " or e.g. /subscribe topics: Business Science"
 )
-
-
-@pytest.fixture
-async def dc() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord(heartbeat_interval=0.05) as fake:
-        yield fake
-
-
-@pytest.fixture(autouse=True)
-def no_token_in_logs(caplog: pytest.LogCaptureFixture, dc: FakeDiscord) -> Iterator[None]:
-    with token_never_logged(caplog, dc):
-        yield
-
-
-@pytest.fixture
-async def app(tmp_path: Path, dc: FakeDiscord) -> AsyncIterator[App]:
-    async with opened(discord_settings(tmp_path, dc)) as made:
-        yield made
-
-
-@pytest.fixture
-async def bot(dc: FakeDiscord, app: App) -> AsyncIterator[Bot]:
-    async with running_bot(dc, app) as running:
-        yield running
 
 
 def ephemeral_text(interaction: FakeInteraction) -> str:

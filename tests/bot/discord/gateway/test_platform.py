@@ -5,7 +5,6 @@ gateway, discord.py pointed at the configured endpoints only while the platform 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import discord.gateway
@@ -20,22 +19,9 @@ from tests.bot.discord.gateway_world import (
     discord_settings,
     opened,
     running_bot,
-    token_never_logged,
 )
 from tests.support.deliveries import make_card
 from tests.support.fake_discord import FakeDiscord, rate_limited
-
-
-@pytest.fixture
-async def dc() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord(heartbeat_interval=0.05) as fake:
-        yield fake
-
-
-@pytest.fixture(autouse=True)
-def no_token_in_logs(caplog: pytest.LogCaptureFixture, dc: FakeDiscord) -> Iterator[None]:
-    with token_never_logged(caplog, dc):
-        yield
 
 
 async def test_endpoints_follow_the_settings_and_are_restored(

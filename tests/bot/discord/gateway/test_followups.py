@@ -5,12 +5,10 @@ and the buttons of a card posted before a restart."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import discord
-import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -25,29 +23,9 @@ from tests.bot.discord.gateway_world import (
     discord_settings,
     opened,
     running_bot,
-    token_never_logged,
 )
 from tests.support.deliveries import draft, make_card
 from tests.support.fake_discord import FakeDiscord, FakeInteraction, FakeMessage
-
-
-@pytest.fixture
-async def dc() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord(heartbeat_interval=0.05) as fake:
-        yield fake
-
-
-@pytest.fixture(autouse=True)
-def no_token_in_logs(caplog: pytest.LogCaptureFixture, dc: FakeDiscord) -> Iterator[None]:
-    with token_never_logged(caplog, dc):
-        yield
-
-
-@pytest.fixture
-async def app(tmp_path: Path, dc: FakeDiscord) -> AsyncIterator[App]:
-    async with opened(discord_settings(tmp_path, dc)) as made:
-        yield made
-
 
 CARD = replace(
     draft("Policy"),
