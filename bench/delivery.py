@@ -3,7 +3,9 @@
 fanout: one card to 10,000 instant subscriptions through a fake chat platform over HTTP
 (``tests.support.fake_platform``, in another process) that allows 1,000 messages/s (a
 token bucket; Telegram's 30/s scaled up to keep the run short) and answers 429 past it.
-The worker runs with ``DIGEST_TELEGRAM_RATE=1000``. Prints the achieved rate (messages the
+The worker runs with ``DIGEST_TELEGRAM_RATE=1000``; on PostgreSQL a second run has two
+workers (each its own pacer and connection pool, in one process) share that rate through the
+roster of delivery workers (``digest.store.roster``). Prints the achieved rate (messages the
 platform accepted per second, first to last) as a share of the limit, the 429s received,
 the time to fan the card out into the outbox, and peak memory. On SQLite, and on
 PostgreSQL too when ``TEST_DATABASE_URL`` is set.
@@ -97,11 +99,11 @@ def rss_mib() -> float:
 # -- fan-out -----------------------------------------------------------------------------
 
 
-async def _fanout(url: str, platform_url: str) -> dict[str, Any]:
+async def _fanout(url: str, platform_url: str, workers: int) -> dict[str, Any]:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=url,
-        telegram_rate=LIMIT,
+        telegram_rate=LIMIT,  # the bot's rate: workers sending at once share it
         delivery_batch=1000,  # a second of sending at this rate
         delivery_concurrency=64,
     )
@@ -112,47 +114,56 @@ async def _fanout(url: str, platform_url: str) -> dict[str, Any]:
     started = time.perf_counter()
     make_card(Repository(engine, clock))
     fanout_seconds = time.perf_counter() - started
-    sender = HttpSender(platform_url, platform="telegram", connections=128)
-    outbox = Outbox(engine, clock)
-    worker = DeliveryWorker(
-        outbox=outbox,
-        senders={"telegram": sender},
-        destinations=SubscriptionStore(engine, clock),
-        pacer=Pacer(rates_from_settings(settings)),
-        clock=clock,
-        options=WorkerOptions.from_settings(settings),
-    )
+    senders = [
+        HttpSender(platform_url, platform="telegram", connections=128) for _ in range(workers)
+    ]
+    engines = [make_engine(url) for _ in range(workers)]  # a pool each, as in processes
+    team = [
+        DeliveryWorker(
+            outbox=Outbox(own, clock),
+            senders={"telegram": sender},
+            destinations=SubscriptionStore(own, clock),
+            pacer=Pacer(rates_from_settings(settings)),
+            clock=clock,
+            options=WorkerOptions.from_settings(settings),
+        )
+        for own, sender in zip(engines, senders, strict=True)
+    ]
     rss_before = rss_mib()
     started, cpu = time.perf_counter(), time.process_time()
-    report = await worker.drain()
+    reports = await asyncio.gather(*(worker.drain() for worker in team))
     drain_seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
-    await sender.aclose()
+    for sender in senders:
+        await sender.aclose()
     stats = await fetch_json(platform_url + "/stats")
-    counts = outbox.status_counts()
-    engine.dispose()
+    counts = Outbox(engine, clock).status_counts()
+    for each in (engine, *engines):
+        each.dispose()
     return {
         "fanout_s": fanout_seconds,
         "drain_s": drain_seconds,
         "cpu_s": cpu,
         "stats": stats,
-        "client_429": sender.too_many,
-        "sent": report.sent,
+        "client_429": sum(sender.too_many for sender in senders),
+        "sent": [report.sent for report in reports],
         "counts": counts,
         "rss_before": rss_before,
         "rss_peak": rss_mib(),
     }
 
 
-def fanout(url: str, label: str) -> None:
+def fanout(url: str, label: str, workers: int = 1) -> None:
     # The platform lets 100 ms of messages through at once: it measures on arrival, and
     # requests reach it through two event loops and the kernel, never exactly spaced.
     with platform_process("--rate", str(LIMIT), "--burst", str(LIMIT / 10)) as platform_url:
-        f = asyncio.run(_fanout(url, platform_url))
+        f = asyncio.run(_fanout(url, platform_url, workers))
     stats = f["stats"]
     span = stats["last"] - stats["first"]
     rate = (stats["accepted"] - 1) / span if span > 0 else 0.0
     print(f"delivery fan-out ({label}): 1 card -> {FANOUT} subscriptions, limit {LIMIT:.0f} msg/s")
+    if workers > 1:
+        print(f"  {workers} workers sharing the bot's rate sent {' + '.join(map(str, f['sent']))}")
     print(f"  fan-out into the outbox (save_card): {f['fanout_s']:.2f} s")
     print(
         f"  delivered: {stats['accepted']}/{FANOUT} in {f['drain_s']:.2f} s;"
@@ -187,7 +198,7 @@ def _worker(url: str, platform_url: str, log: Path) -> subprocess.Popen[bytes]:
         DIGEST_DELIVERY_LEASE="5",  # a killed worker's claims come back after 5 s
         DIGEST_SEND_TIMEOUT="2",
         DIGEST_DELIVERY_BATCH="30",
-        DIGEST_TELEGRAM_RATE="15",  # slow enough for 20 kills to land inside the fan-out
+        DIGEST_TELEGRAM_RATE="30",  # the bot's, shared: slow enough for 20 kills to land in it
         PYTHONPATH=str(ROOT),
     )
     with log.open("ab") as out:
@@ -283,6 +294,8 @@ def main(which: str = "all") -> None:
         if base:
             with postgres_schema(base) as url:
                 fanout(url, "PostgreSQL")
+            with postgres_schema(base) as url:
+                fanout(url, "PostgreSQL, 2 workers in one process", workers=2)
     if which in ("all", "crash"):
         if base:
             crash(base)

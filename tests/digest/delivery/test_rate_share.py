@@ -11,7 +11,7 @@ import pytest
 
 from digest.delivery.pacing import Pacer, PlatformRates
 from digest.delivery.sender import OutgoingMessage, SendReceipt
-from digest.delivery.share import TTL
+from digest.delivery.share import SETTLE, TTL
 from digest.delivery.worker import DeliveryWorker
 from digest.errors import StorageError
 from digest.store.roster import DeliveryRoster
@@ -87,9 +87,12 @@ async def test_a_drain_paces_at_its_share_while_another_worker_sends(world: Worl
     roster = DeliveryRoster(world.engine, world.clock)
     roster.check_in("other", ["fake"], TTL * 10)  # another process is sending to "fake"
     sender = _Noting()
+    started = time.monotonic()
     report = await _worker(world, sender).drain()
     assert report.sent == 12
     assert sender.rates == [20.0] * 12  # 40/s shared by two, from the first message on
+    # And only once the other worker has had its check-in to learn of this one.
+    assert sender.times[0] - started >= SETTLE
     # 11 gaps of 50 ms, less the pacer's 10 ms of catch-up (alone: 25 ms).
     assert sender.times[-1] - sender.times[0] >= 11 * 0.04
     # It left the roster when it ended: the other worker has the whole rate again.
