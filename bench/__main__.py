@@ -1,4 +1,4 @@
-"""`make bench` (python -m bench [poll|cards|delivery] [N|fanout|crash]): every benchmark,
+"""`make bench` (python -m bench [poll|cards|delivery|telegram] [N|fanout|crash]): every benchmark,
 figures and ratios printed.
 
 Never part of the tests: the machines are shared, so nothing here asserts a time.
