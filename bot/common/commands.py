@@ -14,6 +14,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.common.card_lists import as_read_by, card_text
 from bot.common.text import cut
 from digest.app import App
 from digest.errors import (
@@ -28,10 +29,9 @@ from digest.languages import language_key
 from digest.models import Answer, Card, Destination, Subscription
 from digest.ports import Clock, SystemClock
 from digest.service import DigestService
-from digest.store.language_cards import joined_text
 from digest.store.outbox import Outbox
 from digest.subscription_text import delivery_text, filters_text
-from digest.subscriptions import CardFilter, CardText, SubscriptionOptions
+from digest.subscriptions import CardFilter, SubscriptionOptions
 
 RECENT = 200  # cards looked at by /digest and searches (newest first)
 # How each platform writes "/subscribe" with topics (Discord names its options).
@@ -300,9 +300,13 @@ class Commands:
         # Topics are judged on the default card's category, as delivery judges them, so
         # only the cards of the chat's topics are looked up in its language.
         topics = CardFilter.build(sub.spec.categories, (), ())
-        cards = [c for c in cards if topics.matches(_card_text(c))]
+        cards = [c for c in cards if topics.matches(card_text(c))]
         wanted = CardFilter.of(sub.spec)
-        shown = [card for card, text in self._as_read_by(sub, cards) if wanted.matches(text)]
+        shown = [
+            card
+            for card, text in as_read_by(self.service, self._default_key, sub, cards)
+            if wanted.matches(text)
+        ]
         return shown[:limit]
 
     def search_cards(
@@ -315,34 +319,11 @@ class Commands:
         chat and pass none."""
         words = tuple(" ".join(query.split()).casefold().split())[:10]
         sub = self.subscription(dest) if dest is not None else None
-        found = self._as_read_by(sub, self.service.list_cards(RECENT))
+        found = as_read_by(self.service, self._default_key, sub, self.service.list_cards(RECENT))
         if words:
             every = [CardFilter.build((), (w,), ()) for w in words]
             found = [(c, text) for c, text in found if all(f.matches(text) for f in every)]
         return [card for card, _ in found[:limit]]
-
-    def _as_read_by(
-        self, sub: Subscription | None, cards: list[Card]
-    ) -> list[tuple[Card, CardText]]:
-        """Default ``cards`` as ``sub``'s chat reads them, in order: the story's card in
-        the subscription's language where one was made, else the default card; each with
-        the text filters and searches look at. For a card in another language that text is
-        both cards' words under the default card's category, as delivery filters it
-        (``joined_text``), not only the words shown: a keyword typed in either language
-        counts, so /digest lists the cards the subscription is sent."""
-        key = language_key(sub.spec.language) if sub is not None else ""
-        own: dict[int, Card] = {}
-        if key and key != self._default_key:
-            own = self.service.cards_in_language([c.id for c in cards], key)
-        shown: list[tuple[Card, CardText]] = []
-        for card in cards:
-            text = _card_text(card)
-            mine = own.get(card.id)
-            if mine is None:
-                shown.append((card, text))
-            else:
-                shown.append((mine, joined_text(text, _card_text(mine))))
-        return shown
 
     def card_for_message(self, dest: Destination, message_id: str | int) -> Card | None:
         """The card shown by a message the bot posted in the chat (a reply to it asks
@@ -380,12 +361,6 @@ def describe(sub: Subscription, now: datetime) -> str:
     if not sub.active:
         parts.append(f"Paused: {sub.paused_reason or 'paused'}.")
     return " ".join(parts)
-
-
-def _card_text(card: Card) -> CardText:
-    return CardText.of(
-        title=card.title, category=card.category, summary=card.summary, takeaways=card.takeaways
-    )
 
 
 def _one_line(error: Exception) -> str:
