@@ -1,5 +1,6 @@
 """The outbox, as the delivery worker sees it: claiming due deliveries, recording what
-became of them, and finding the card behind a message the bot posted.
+became of them; reading it (the card behind a message the bot posted, counts) is
+``digest.store.outbox_reads``, a mixin of ``Outbox``.
 
 Called by ``digest.delivery.worker`` (everything) and by the chat adapters
 (``card_for_message``). Rows are filled by ``digest.store.fanout``. Raises ``StorageError``.
@@ -45,10 +46,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from digest.delivery.claims import RELEASE, ClaimedDelivery, Final, Outcome, Retry, Sent
 from digest.delivery.sender import SendReceipt
-from digest.models import Card, Destination
+from digest.models import Destination
 from digest.ports import Clock
-from digest.store.convert import load_cards
 from digest.store.db import transaction
+from digest.store.outbox_reads import CHUNK as _CHUNK
+from digest.store.outbox_reads import OutboxReads
 from digest.store.tables import (
     CardRow,
     DeliveryItemRow,
@@ -70,10 +72,9 @@ _CLAIM_LOCK_KEY = 7_419_305_120
 # ``per_chat`` per chat among them: cheap on a backlog of millions, and a chat with a
 # huge backlog cannot fill a claim (its later rows wait for its lane to finish).
 _WINDOW = 4
-_CHUNK = 500  # ids per IN (...) list, under SQLite's bound-parameter limit
 
 
-class Outbox:
+class Outbox(OutboxReads):
     def __init__(self, engine: Engine, clock: Clock) -> None:
         self.engine = engine
         self._clock = clock
@@ -310,66 +311,6 @@ class Outbox:
         """Give claimed, unsent deliveries back (their attempt refunded): a worker that
         stops releases what it did not send, so others need not wait for the lease."""
         return self.finish([(c, RELEASE) for c in claims])
-
-    # -- reading -------------------------------------------------------------------------
-
-    def cards(self, ids: Iterable[int]) -> dict[int, Card]:
-        """Cards by id; removed ones are left out."""
-        wanted = sorted(set(ids))
-        found: dict[int, Card] = {}
-        with self._session() as s:
-            for start in range(0, len(wanted), _CHUNK):
-                part = wanted[start : start + _CHUNK]
-                for card in load_cards(s, select(CardRow).where(CardRow.id.in_(part))):
-                    found[card.id] = card
-        return found
-
-    def card_for_message(self, platform: str, chat: str, message_id: str) -> int | None:
-        """The card a posted message shows: how a reply (or a button) on it finds its card.
-        ``None`` for a message the bot did not post, or one showing several cards."""
-        with self._session() as s:
-            return s.scalar(
-                select(_SENT.c.card_id).where(
-                    _SENT.c.platform == platform,
-                    _SENT.c.chat == str(chat),
-                    _SENT.c.message_id == str(message_id),
-                )
-            )
-
-    def latest_card_in(self, platform: str, chat: str, thread: str = "") -> int | None:
-        """The card of the newest message the bot posted in ``chat`` (``/ask`` without a
-        reply asks about it): a card message's card, a digest's first card. With ``thread``
-        only messages delivered to that thread count (a Discord thread posts as a chat of
-        its own, a Telegram forum topic inside its chat). ``None`` when there is none."""
-        first_item = (
-            select(_ITEMS.c.card_id)
-            .where(_ITEMS.c.delivery_id == _SENT.c.delivery_id)
-            .order_by(_ITEMS.c.position)
-            .limit(1)
-            .scalar_subquery()
-        )
-        query = select(func.coalesce(_SENT.c.card_id, first_item)).where(
-            _SENT.c.platform == platform,
-            _SENT.c.chat.in_([str(chat), thread] if thread else [str(chat)]),
-            or_(_SENT.c.card_id.is_not(None), _SENT.c.delivery_id.is_not(None)),
-        )
-        if thread:
-            query = (
-                query.join(_D, _D.c.id == _SENT.c.delivery_id)
-                .join(_SUBS, _SUBS.c.id == _D.c.subscription_id)
-                .where(_SUBS.c.thread == thread)
-            )
-        with self._session() as s:
-            for (card_id,) in s.execute(query.order_by(_SENT.c.id.desc()).limit(5)):
-                if card_id is not None:
-                    return int(card_id)
-        return None
-
-    def status_counts(self) -> dict[str, int]:
-        """Deliveries per status (the bench, tests and operators' checks)."""
-        with self._session() as s:
-            rows = s.execute(select(_D.c.status, func.count()).group_by(_D.c.status)).all()
-        return {status: int(n) for status, n in rows}
 
 
 def _posted_rows(
