@@ -37,12 +37,13 @@ import discord
 from bot.common.text import cut
 from bot.discord.render import usable_url
 from digest.models import Card
+from digest.store.tables import MAX_ROW_ID
 
 UNAVAILABLE = "This card is no longer available."
 STALE_BUTTON = "This button no longer works; use /digest for the latest cards."
 # A card id in a custom_id: what ``int`` reads and the cards table can hold (see the docstring).
 CARD_ID = r"(?P<id>[0-9]{1,10})"
-MAX_CARD_ID = 2**31 - 1
+MAX_CARD_ID = MAX_ROW_ID
 WHY_LABEL = "Why it matters"
 FAQ_PLACEHOLDER = "FAQ: pick a question"
 RELATED_LABEL = "Related"

@@ -10,7 +10,7 @@ and ``cards_in_language`` finds the cards in one language beside a list of defau
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,8 +47,8 @@ class StoryClaim:
 class CardQueries(LanguageCardQueries):
     _clock: Clock
 
-    def _session(self) -> AbstractContextManager[Session]:
-        raise NotImplementedError  # provided by Repository
+    # A transaction, as the class this is mixed into (Repository) opens them.
+    _session: Callable[[], AbstractContextManager[Session]]
 
     def stories_without_cards(self, limit: int = 100) -> list[Story]:
         """Oldest first, so a backlog is worked through in order."""

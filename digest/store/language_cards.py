@@ -21,7 +21,7 @@ Digests read the same rows (``digest.store.digests``). Raises ``StorageError``.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -113,8 +113,8 @@ class Reader:
 class LanguageCardQueries:
     _clock: Clock
 
-    def _session(self) -> AbstractContextManager[Session]:
-        raise NotImplementedError  # provided by Repository
+    # A transaction, as the class this is mixed into (Repository) opens them.
+    _session: Callable[[], AbstractContextManager[Session]]
 
     def wanted_languages(self) -> dict[str, list[Reader]]:
         """The language keys active subscriptions asked for (not "", the default), each

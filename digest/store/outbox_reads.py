@@ -6,7 +6,7 @@ size; it runs in the outbox's transactions. Raises ``StorageError``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import cast
 
@@ -31,8 +31,8 @@ CHUNK = 500  # ids per IN (...) list, under SQLite's bound-parameter limit
 
 
 class OutboxReads:
-    def _session(self) -> AbstractContextManager[Session]:
-        raise NotImplementedError  # the outbox's
+    # A transaction, as the class this is mixed into (Outbox) opens them.
+    _session: Callable[[], AbstractContextManager[Session]]
 
     def cards(self, ids: Iterable[int]) -> dict[int, Card]:
         """Cards by id; removed ones are left out."""
